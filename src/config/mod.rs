@@ -1,0 +1,89 @@
+//! Loading the TOML config: parse (every error, with its key path), validate cross references,
+//! and hand a `Config` to `runtime::build`.
+
+pub mod model;
+mod parse;
+pub mod units;
+mod validate;
+
+pub use model::*;
+pub use validate::{resolve as resolve_addr, METHODS};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One problem in a config file: where (a key path such as `api[0].cluster`) and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError { path: path.into(), message: message.into() }
+    }
+}
+
+/// Every problem found in one file; displays as one `FILE: <key path>: <problem>` line each.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors {
+    pub file: PathBuf,
+    pub errors: Vec<ConfigError>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}: {}", self.file.display(), e)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// A parsed and validated config, with the directory its relative paths resolve against.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub file: PathBuf,
+    pub base_dir: PathBuf,
+    pub config: Config,
+}
+
+impl LoadedConfig {
+    /// Resolve a path from the config file against the file's directory.
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
+
+/// Read, parse and validate a config file.
+pub fn load_file(file: &Path) -> Result<LoadedConfig, ConfigErrors> {
+    let fail = |errors| ConfigErrors { file: file.to_path_buf(), errors };
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| fail(vec![ConfigError::new("(file)", format!("cannot read: {e}"))]))?;
+    let config = load_str(&text).map_err(fail)?;
+    let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
+    Ok(LoadedConfig { file: file.to_path_buf(), base_dir, config })
+}
+
+/// Parse and validate config text; every problem is returned, not only the first.
+pub fn load_str(text: &str) -> Result<Config, Vec<ConfigError>> {
+    let (config, seen, mut errors) = parse::parse_document(text).map_err(|e| vec![e])?;
+    validate::validate(&config, &seen, &mut errors);
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(errors)
+    }
+}

@@ -1,0 +1,235 @@
+//! The serde model of `gatehouse.toml`. Every table rejects unknown keys; defaults follow
+//! DESIGN.md §4. Values that need more than a type check (addresses, cross references) are
+//! checked in `validate.rs`.
+
+use super::units::{ByteSize, HumanDuration};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The whole file. Sections are deserialized one by one by `parse.rs` so that every error is
+/// reported, not just the first; this struct is what they add up to.
+#[derive(Debug, Default, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub admin: Option<AdminConfig>,
+    pub clusters: Vec<ClusterConfig>,
+    pub apis: Vec<ApiConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: Vec<String>,
+    /// Worker threads of the proxy service; absent = one per CPU.
+    pub threads: Option<usize>,
+    pub data_dir: String,
+    pub pid_file: Option<String>,
+    pub upgrade_sock: Option<String>,
+    pub grace_period: HumanDuration,
+    pub trusted_proxies: Vec<String>,
+    pub max_body_size: ByteSize,
+    pub max_header_size: ByteSize,
+    pub max_uri_length: usize,
+    pub allow_encoded_slash: bool,
+    /// `"off"`, `"stdout"`, `"stderr"` or a file path.
+    pub access_log: String,
+    /// Idle upstream connections kept per proxy process (Pingora's keep-alive pool).
+    pub upstream_keepalive_pool: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: vec!["127.0.0.1:8080".into()],
+            threads: None,
+            data_dir: "var".into(),
+            pid_file: None,
+            upgrade_sock: None,
+            grace_period: HumanDuration(Duration::from_secs(30)),
+            trusted_proxies: Vec::new(),
+            max_body_size: ByteSize(10 << 20),
+            max_header_size: ByteSize(32 << 10),
+            max_uri_length: 8192,
+            allow_encoded_slash: false,
+            access_log: "stdout".into(),
+            upstream_keepalive_pool: 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    pub listen: String,
+    pub token: Option<String>,
+    pub token_env: Option<String>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig { listen: "127.0.0.1:9080".into(), token: None, token_env: None }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    #[default]
+    RoundRobin,
+    Weighted,
+    ConsistentHash,
+    LeastRequest,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum UpstreamSpec {
+    Addr(String),
+    Weighted(WeightedUpstream),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedUpstream {
+    pub addr: String,
+    #[serde(default = "one")]
+    pub weight: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl UpstreamSpec {
+    pub fn addr(&self) -> &str {
+        match self {
+            UpstreamSpec::Addr(a) => a,
+            UpstreamSpec::Weighted(w) => &w.addr,
+        }
+    }
+    pub fn weight(&self) -> u32 {
+        match self {
+            UpstreamSpec::Addr(_) => 1,
+            UpstreamSpec::Weighted(w) => w.weight,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub upstreams: Vec<UpstreamSpec>,
+    #[serde(default)]
+    pub balance: Balance,
+    /// `ip`, `header:NAME`, `cookie:NAME` or `path`; only with `balance = "consistent_hash"`.
+    pub hash_on: Option<String>,
+    #[serde(default = "d_connect")]
+    pub connect_timeout: HumanDuration,
+    #[serde(default = "d_60s")]
+    pub read_timeout: HumanDuration,
+    #[serde(default = "d_60s")]
+    pub write_timeout: HumanDuration,
+    #[serde(default = "d_60s")]
+    pub idle_timeout: HumanDuration,
+    #[serde(default = "one")]
+    pub retries: u32,
+    /// Passive health: consecutive connect failures that eject a peer (0 = never eject).
+    #[serde(default = "three")]
+    pub eject_after: u32,
+    /// How long an ejected peer sits out before it gets traffic again.
+    #[serde(default = "d_10s")]
+    pub eject_for: HumanDuration,
+    pub health: Option<HealthConfig>,
+}
+
+fn three() -> u32 {
+    3
+}
+fn two() -> u32 {
+    2
+}
+fn d_connect() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
+}
+fn d_60s() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+fn d_10s() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn d_5s() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
+}
+fn d_2s() -> HumanDuration {
+    HumanDuration(Duration::from_secs(2))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Absent: a TCP connect check. Present: `GET http_path` must answer 2xx.
+    pub http_path: Option<String>,
+    #[serde(default = "d_5s")]
+    pub interval: HumanDuration,
+    #[serde(default = "d_2s")]
+    pub timeout: HumanDuration,
+    #[serde(default = "two")]
+    pub healthy_after: u32,
+    #[serde(default = "three")]
+    pub unhealthy_after: u32,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderRewrite {
+    #[serde(default)]
+    pub set_headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remove_headers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    pub name: String,
+    #[serde(default = "d_version")]
+    pub version: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    #[serde(default = "d_base")]
+    pub base_path: String,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    pub cluster: String,
+    #[serde(default)]
+    pub strip_base_path: bool,
+    pub request: Option<HeaderRewrite>,
+    pub response: Option<HeaderRewrite>,
+    #[serde(default)]
+    pub route: Vec<RouteConfig>,
+}
+
+fn d_version() -> String {
+    "v1".into()
+}
+fn d_base() -> String {
+    "/".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Relative to the API's `base_path`: a prefix on segment boundaries, or a template with
+    /// `{param}` segments.
+    pub path: String,
+    /// `true`: the path must match exactly (no deeper segments).
+    #[serde(default)]
+    pub exact: bool,
+    /// Empty = every method.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    pub request: Option<HeaderRewrite>,
+    pub response: Option<HeaderRewrite>,
+}

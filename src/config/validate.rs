@@ -1,0 +1,246 @@
+//! Checks that need more than a type: addresses, names, cross references, value ranges.
+
+use super::model::*;
+use super::parse::SeenNames;
+use super::ConfigError;
+use crate::proxy::path::is_normalized_path;
+use crate::upstream::HashOn;
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"];
+
+pub fn validate(cfg: &Config, seen: &SeenNames, errors: &mut Vec<ConfigError>) {
+    let mut err = |path: String, msg: String| errors.push(ConfigError::new(path, msg));
+    server(&cfg.server, &mut err);
+    if let Some(admin) = &cfg.admin {
+        admin_cfg(admin, &mut err);
+    }
+    let mut names = BTreeSet::new();
+    for (i, c) in cfg.clusters.iter().enumerate() {
+        cluster(c, &format!("cluster[{i}]"), &mut err);
+        if !names.insert(c.name.as_str()) {
+            err(format!("cluster[{i}].name"), format!("duplicate cluster name {:?}", c.name));
+        }
+    }
+    let mut apis = BTreeSet::new();
+    for (i, a) in cfg.apis.iter().enumerate() {
+        let p = format!("api[{i}]");
+        api(a, &p, &mut err);
+        if !apis.insert((a.name.as_str(), a.version.as_str())) {
+            err(format!("{p}.version"), format!("duplicate api {:?} version {:?}", a.name, a.version));
+        }
+        if !seen.clusters.contains(&a.cluster) {
+            err(format!("{p}.cluster"), format!("no cluster named {:?}", a.cluster));
+        }
+    }
+}
+
+type Err<'a> = dyn FnMut(String, String) + 'a;
+
+fn server(s: &ServerConfig, err: &mut Err) {
+    if s.listen.is_empty() {
+        err("server.listen".into(), "needs at least one address".into());
+    }
+    for (i, l) in s.listen.iter().enumerate() {
+        if let Err(m) = socket_addr(l) {
+            err(format!("server.listen[{i}]"), m);
+        }
+    }
+    if let Some(t) = s.threads {
+        if t == 0 || t > 512 {
+            err("server.threads".into(), "must be between 1 and 512".into());
+        }
+    }
+    for (i, p) in s.trusted_proxies.iter().enumerate() {
+        if crate::net::parse_cidr(p).is_none() {
+            err(format!("server.trusted_proxies[{i}]"), format!("{p:?} is not an IP address or CIDR"));
+        }
+    }
+    if s.max_uri_length < 16 {
+        err("server.max_uri_length".into(), "must be at least 16".into());
+    }
+    if s.max_header_size.0 < 1024 {
+        err("server.max_header_size".into(), "must be at least 1KiB".into());
+    }
+    if s.access_log.is_empty() {
+        err("server.access_log".into(), "use \"off\", \"stdout\", \"stderr\" or a file path".into());
+    }
+    if s.upstream_keepalive_pool == 0 {
+        err("server.upstream_keepalive_pool".into(), "must be at least 1".into());
+    }
+}
+
+fn admin_cfg(a: &AdminConfig, err: &mut Err) {
+    match socket_addr(&a.listen) {
+        Err(m) => err("admin.listen".into(), m),
+        Ok(addr) => {
+            let has_token = a.token.is_some() || a.token_env.is_some();
+            if !addr.ip().is_loopback() && !has_token {
+                err("admin.listen".into(), "listening beyond loopback needs admin.token or admin.token_env".into());
+            }
+        }
+    }
+    if let Some(t) = &a.token {
+        if t.len() < 16 {
+            err("admin.token".into(), "must be at least 16 characters".into());
+        }
+    }
+    if let Some(var) = &a.token_env {
+        match std::env::var(var) {
+            Ok(v) if v.len() >= 16 => {}
+            Ok(_) => err("admin.token_env".into(), format!("${var} must hold at least 16 characters")),
+            Err(_) => err("admin.token_env".into(), format!("environment variable {var} is not set")),
+        }
+    }
+}
+
+fn cluster(c: &ClusterConfig, p: &str, err: &mut Err) {
+    name_ok(&c.name, &format!("{p}.name"), err);
+    if c.name == "mock" {
+        err(format!("{p}.name"), "the name \"mock\" is reserved".into());
+    }
+    if c.upstreams.is_empty() {
+        err(format!("{p}.upstreams"), "needs at least one upstream".into());
+    }
+    let mut addrs = BTreeSet::new();
+    for (i, u) in c.upstreams.iter().enumerate() {
+        if let Err(m) = resolve(u.addr()) {
+            err(format!("{p}.upstreams[{i}]"), m);
+        }
+        if !addrs.insert(u.addr()) {
+            err(format!("{p}.upstreams[{i}]"), format!("duplicate upstream {:?}", u.addr()));
+        }
+        if !(1..=1000).contains(&u.weight()) {
+            err(format!("{p}.upstreams[{i}].weight"), "must be between 1 and 1000".into());
+        }
+    }
+    match (&c.hash_on, c.balance) {
+        (Some(h), Balance::ConsistentHash) => {
+            if let Err(m) = h.parse::<HashOn>() {
+                err(format!("{p}.hash_on"), m);
+            }
+        }
+        (Some(_), _) => err(format!("{p}.hash_on"), "only applies with balance = \"consistent_hash\"".into()),
+        _ => {}
+    }
+    for (key, d) in [
+        ("connect_timeout", c.connect_timeout),
+        ("read_timeout", c.read_timeout),
+        ("write_timeout", c.write_timeout),
+        ("idle_timeout", c.idle_timeout),
+        ("eject_for", c.eject_for),
+    ] {
+        if d.0.is_zero() {
+            err(format!("{p}.{key}"), "must be greater than zero".into());
+        }
+    }
+    if c.retries > 10 {
+        err(format!("{p}.retries"), "must be at most 10".into());
+    }
+    if let Some(h) = &c.health {
+        if let Some(path) = &h.http_path {
+            if !path.starts_with('/') || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+                err(format!("{p}.health.http_path"), "must start with / and hold no spaces or control characters".into());
+            }
+        }
+        if h.interval.0.is_zero() || h.timeout.0.is_zero() {
+            err(format!("{p}.health"), "interval and timeout must be greater than zero".into());
+        }
+        if h.healthy_after == 0 || h.unhealthy_after == 0 {
+            err(format!("{p}.health"), "healthy_after and unhealthy_after must be at least 1".into());
+        }
+    }
+}
+
+fn api(a: &ApiConfig, p: &str, err: &mut Err) {
+    name_ok(&a.name, &format!("{p}.name"), err);
+    name_ok(&a.version, &format!("{p}.version"), err);
+    if !a.base_path.starts_with('/') || !is_normalized_path(&a.base_path) {
+        err(format!("{p}.base_path"), "must start with / and hold no empty, \".\" or \"..\" segments or %-escapes".into());
+    }
+    for (i, h) in a.hosts.iter().enumerate() {
+        if !host_ok(h) {
+            err(format!("{p}.hosts[{i}]"), format!("{h:?} is not a host name or *.suffix wildcard"));
+        }
+    }
+    rewrite(a.request.as_ref(), &format!("{p}.request"), err);
+    rewrite(a.response.as_ref(), &format!("{p}.response"), err);
+    for (i, r) in a.route.iter().enumerate() {
+        let rp = format!("{p}.route[{i}]");
+        if !r.path.starts_with('/') || !is_normalized_path(&r.path) {
+            err(format!("{rp}.path"), "must start with / and hold no empty, \".\" or \"..\" segments or %-escapes".into());
+        }
+        for seg in r.path.split('/') {
+            if seg.contains(['{', '}']) && !(seg.starts_with('{') && seg.ends_with('}') && seg.len() > 2) {
+                err(format!("{rp}.path"), format!("segment {seg:?}: a template segment is a whole {{name}}"));
+            }
+        }
+        for (j, m) in r.methods.iter().enumerate() {
+            if !METHODS.contains(&m.as_str()) {
+                err(format!("{rp}.methods[{j}]"), format!("unknown method {m:?}; expected one of {}", METHODS.join(", ")));
+            }
+        }
+        rewrite(r.request.as_ref(), &format!("{rp}.request"), err);
+        rewrite(r.response.as_ref(), &format!("{rp}.response"), err);
+    }
+}
+
+fn rewrite(r: Option<&HeaderRewrite>, p: &str, err: &mut Err) {
+    let Some(r) = r else { return };
+    for (name, value) in &r.set_headers {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            err(format!("{p}.set_headers.{name}"), "not a valid header name".into());
+        }
+        if http::HeaderValue::from_str(value).is_err() {
+            err(format!("{p}.set_headers.{name}"), "not a valid header value".into());
+        }
+    }
+    for (i, name) in r.remove_headers.iter().enumerate() {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            err(format!("{p}.remove_headers[{i}]"), format!("{name:?} is not a valid header name"));
+        }
+    }
+}
+
+fn name_ok(name: &str, path: &str, err: &mut Err) {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !ok {
+        err(path.into(), format!("{name:?}: use 1-64 letters, digits, '-', '_' or '.'"));
+    }
+}
+
+fn host_ok(h: &str) -> bool {
+    let bare = h.strip_prefix("*.").unwrap_or(h);
+    !bare.is_empty()
+        && bare.len() <= 253
+        && bare.split('.').all(|l| {
+            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+pub fn socket_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse::<SocketAddr>()
+        .map_err(|_| format!("{s:?} is not an address such as \"127.0.0.1:8080\" or \"[::1]:8080\""))
+}
+
+/// Resolve `host:port` (a name is looked up once, at load time).
+pub fn resolve(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(format!("{s:?} is not \"host:port\""));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("{s:?} is not \"host:port\""));
+    }
+    let mut addrs: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {s:?}: {e}"))?
+        .collect();
+    addrs.sort_by_key(|a| a.is_ipv6());
+    addrs.into_iter().next().ok_or_else(|| format!("{s:?} resolves to no address"))
+}

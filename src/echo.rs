@@ -1,0 +1,182 @@
+//! A small HTTP/1.1 echo server: the upstream `make run` starts for the demo API, and the
+//! upstream the integration tests run on port 0. It answers with JSON describing the request
+//! it received. Headers let a caller steer it: `x-echo-status: 503`, `x-echo-delay-ms: 200`,
+//! `x-echo-reset: 1` (close the connection with a TCP reset, no response).
+
+use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub struct EchoState {
+    pub name: String,
+    /// What `GET /health` answers: 200 when true, 503 when false.
+    pub healthy: AtomicBool,
+    /// Requests answered (health checks excluded).
+    pub requests: AtomicU64,
+    pub health_checks: AtomicU64,
+}
+
+impl EchoState {
+    pub fn new(name: &str) -> Arc<Self> {
+        Arc::new(EchoState { name: name.into(), healthy: AtomicBool::new(true), requests: AtomicU64::new(0), health_checks: AtomicU64::new(0) })
+    }
+}
+
+/// Accept connections until the task is dropped or aborted.
+pub async fn serve(listener: TcpListener, state: Arc<EchoState>) {
+    let mut conns = tokio::task::JoinSet::new();
+    while let Ok((stream, _)) = listener.accept().await {
+        let _ = stream.set_nodelay(true);
+        conns.spawn(connection(stream, state.clone()));
+        while conns.try_join_next().is_some() {}
+    }
+}
+
+const MAX_HEAD: usize = 64 * 1024;
+
+async fn connection(mut stream: TcpStream, state: Arc<EchoState>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        // Read a request head.
+        let head_len = loop {
+            if let Some(p) = find(&buf, b"\r\n\r\n") {
+                break p + 4;
+            }
+            if buf.len() > MAX_HEAD {
+                return;
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut req = httparse::Request::new(&mut headers);
+        if !matches!(req.parse(&buf[..head_len]), Ok(httparse::Status::Complete(_))) {
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+            return;
+        }
+        let method = req.method.unwrap_or("").to_string();
+        let path = req.path.unwrap_or("").to_string();
+        let mut hdrs = Map::new();
+        let (mut content_length, mut chunked, mut close) = (0usize, false, false);
+        for h in req.headers.iter() {
+            let name = h.name.to_ascii_lowercase();
+            let value = String::from_utf8_lossy(h.value).to_string();
+            match name.as_str() {
+                "content-length" => content_length = value.trim().parse().unwrap_or(0),
+                "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+                "connection" => close = value.eq_ignore_ascii_case("close"),
+                _ => {}
+            }
+            match hdrs.get_mut(&name) {
+                Some(Value::Array(list)) => list.push(Value::String(value)),
+                Some(prev) => *prev = Value::Array(vec![prev.clone(), Value::String(value)]),
+                None => {
+                    hdrs.insert(name, Value::String(value));
+                }
+            }
+        }
+        buf.drain(..head_len);
+        let body = if chunked { read_chunked(&mut stream, &mut buf).await } else { read_exact(&mut stream, &mut buf, content_length).await };
+        let Some(body) = body else { return };
+
+        let get = |k: &str| hdrs.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        if get("x-echo-reset").is_some() {
+            // A zero linger makes close send RST at once; it does not block.
+            #[allow(deprecated)]
+            let _ = stream.set_linger(Some(Duration::ZERO));
+            return;
+        }
+        if let Some(ms) = get("x-echo-delay-ms").and_then(|v| v.parse::<u64>().ok()) {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        let (status, payload) = if path == "/health" {
+            state.health_checks.fetch_add(1, Relaxed);
+            let ok = state.healthy.load(Relaxed);
+            (if ok { 200 } else { 503 }, json!({ "upstream": state.name, "healthy": ok }))
+        } else {
+            state.requests.fetch_add(1, Relaxed);
+            let status = get("x-echo-status").and_then(|v| v.parse::<u16>().ok()).filter(|s| (200..600).contains(s)).unwrap_or(200);
+            let body = String::from_utf8_lossy(&body).to_string();
+            (status, json!({ "upstream": state.name, "method": method, "path": path, "headers": hdrs, "body": body }))
+        };
+        let payload = serde_json::to_vec(&payload).unwrap_or_default();
+        let head = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-upstream: {}\r\n{}\r\n",
+            payload.len(),
+            state.name,
+            if close { "connection: close\r\n" } else { "" }
+        );
+        let mut out = head.into_bytes();
+        if method != "HEAD" {
+            out.extend_from_slice(&payload);
+        }
+        if stream.write_all(&out).await.is_err() || close {
+            return;
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    let mut chunk = [0u8; 8192];
+    match stream.read(&mut chunk).await {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            true
+        }
+    }
+}
+
+async fn read_exact(stream: &mut TcpStream, buf: &mut Vec<u8>, n: usize) -> Option<Vec<u8>> {
+    while buf.len() < n {
+        if !fill(stream, buf).await {
+            return None;
+        }
+    }
+    Some(buf.drain(..n).collect())
+}
+
+async fn read_chunked(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = loop {
+            if let Some(p) = find(buf, b"\r\n") {
+                break p;
+            }
+            if buf.len() > 1024 || !fill(stream, buf).await {
+                return None;
+            }
+        };
+        let line = String::from_utf8_lossy(&buf[..line_end]).to_string();
+        let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16).ok()?;
+        buf.drain(..line_end + 2);
+        if size == 0 {
+            // Trailers end with an empty line.
+            loop {
+                if let Some(p) = find(buf, b"\r\n") {
+                    let empty = p == 0;
+                    buf.drain(..p + 2);
+                    if empty {
+                        return Some(body);
+                    }
+                    continue;
+                }
+                if !fill(stream, buf).await {
+                    return None;
+                }
+            }
+        }
+        let chunk = read_exact(stream, buf, size + 2).await?;
+        body.extend_from_slice(&chunk[..size]);
+    }
+}

@@ -1,0 +1,13 @@
+//! Gatehouse: an API gateway and API management platform on Pingora.
+
+pub mod access_log;
+pub mod admin;
+pub mod config;
+pub mod echo;
+pub mod metrics;
+pub mod net;
+pub mod plugins;
+pub mod proxy;
+pub mod runtime;
+pub mod server;
+pub mod upstream;

@@ -1,0 +1,132 @@
+//! `gatehouse serve | check | hash-key`.
+
+use clap::{Parser, Subcommand};
+use gatehouse::config;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "API gateway and API management on Pingora")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        #[arg(short = 'c', long = "config", default_value = "conf/gatehouse.toml")]
+        config: PathBuf,
+        /// Take the listening sockets over from the running process (zero-downtime upgrade).
+        #[arg(long)]
+        upgrade: bool,
+        /// Run in the background (writes `server.pid_file`).
+        #[arg(long)]
+        daemon: bool,
+    },
+    /// Validate a config file: exit 0 if valid, else print every problem and exit 1.
+    Check {
+        #[arg(short = 'c', long = "config", default_value = "conf/gatehouse.toml")]
+        config: PathBuf,
+    },
+    /// Run the demo echo upstream that `make run` puts behind the demo API.
+    DemoUpstream {
+        #[arg(short = 'l', long = "listen", default_value = "127.0.0.1:9000")]
+        listen: String,
+        #[arg(long, default_value = "demo")]
+        name: String,
+    },
+    /// Read an API key on stdin and print the `sha256:<hex>` form the config stores.
+    HashKey,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,gatehouse=info")).init();
+    match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Serve { config, upgrade, daemon } => {
+            let loaded = match load(&config) {
+                Ok(l) => l,
+                Err(code) => return code,
+            };
+            match gatehouse::server::serve(loaded, gatehouse::server::ServeOptions { upgrade, daemon }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::DemoUpstream { listen, name } => demo_upstream(&listen, &name),
+        Command::HashKey => {
+            let mut key = String::new();
+            if std::io::stdin().read_to_string(&mut key).is_err() {
+                eprintln!("cannot read the key from stdin");
+                return ExitCode::FAILURE;
+            }
+            let key = key.trim_end_matches(['\r', '\n']);
+            if key.is_empty() {
+                eprintln!("no key on stdin");
+                return ExitCode::FAILURE;
+            }
+            let digest = Sha256::digest(key.as_bytes());
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            println!("sha256:{hex}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Parse, validate and build once (building finds route conflicts), printing every problem.
+fn load(path: &std::path::Path) -> Result<config::LoadedConfig, ExitCode> {
+    let loaded = config::load_file(path).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::FAILURE
+    })?;
+    let probe = gatehouse::runtime::Shared::default();
+    if let Err(errors) = gatehouse::runtime::build(&loaded, &probe) {
+        eprintln!("{}", config::ConfigErrors { file: loaded.file.clone(), errors });
+        return Err(ExitCode::FAILURE);
+    }
+    Ok(loaded)
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match load(path) {
+        Ok(_) => {
+            println!("{}: ok", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+fn demo_upstream(listen: &str, name: &str) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async {
+        match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => {
+                log::info!("demo upstream {name:?} on {listen}");
+                gatehouse::echo::serve(l, gatehouse::echo::EchoState::new(name)).await;
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cannot listen on {listen}: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,126 @@
+//! Prometheus metrics, registered once per process. Per-API handles are resolved when a config
+//! is built, so the `logging` hook records with no label formatting or map lookup.
+
+use http::Method;
+use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use std::sync::OnceLock;
+
+const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const METHODS: [Method; 7] = [Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::PATCH, Method::HEAD, Method::OPTIONS];
+/// Statuses with a pre-resolved counter cell; others take the slower labelled path.
+const STATUSES: [u16; 24] = [
+    200, 201, 202, 204, 206, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 408, 410, 413, 414, 429, 500, 502, 503, 504,
+];
+
+pub struct Metrics {
+    pub registry: Registry,
+    requests: IntCounterVec,
+    request_duration: HistogramVec,
+    upstream_duration: HistogramVec,
+    pub in_flight: IntGauge,
+    upstream_healthy: IntGaugeVec,
+    pub config_reloads: IntCounterVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("gatehouse_requests_total", "Requests answered, by API, method and status"),
+            &["api", "method", "status"],
+        )
+        .expect("static metric definition");
+        let hist = |name: &str, help: &str| {
+            HistogramVec::new(HistogramOpts::new(name, help).buckets(BUCKETS.to_vec()), &["api"]).expect("static metric definition")
+        };
+        let request_duration = hist("gatehouse_request_duration_seconds", "Time from request start to the end of the response");
+        let upstream_duration = hist("gatehouse_upstream_duration_seconds", "Time from picking an upstream to its response header");
+        let in_flight = IntGauge::new("gatehouse_requests_in_flight", "Requests being handled").expect("static metric definition");
+        let upstream_healthy = IntGaugeVec::new(
+            Opts::new("gatehouse_upstream_healthy", "1 if the upstream takes traffic (healthy and not ejected)"),
+            &["cluster", "upstream"],
+        )
+        .expect("static metric definition");
+        let config_reloads = IntCounterVec::new(
+            Opts::new("gatehouse_config_reloads_total", "Config loads by result"),
+            &["result"],
+        )
+        .expect("static metric definition");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(request_duration.clone()),
+            Box::new(upstream_duration.clone()),
+            Box::new(in_flight.clone()),
+            Box::new(upstream_healthy.clone()),
+            Box::new(config_reloads.clone()),
+        ] {
+            registry.register(c).expect("metric registered once");
+        }
+        Metrics { registry, requests, request_duration, upstream_duration, in_flight, upstream_healthy, config_reloads }
+    }
+
+    /// Handles for one API (label `api`); `"-"` is used for requests that matched no route.
+    pub fn api(&self, api: &str) -> ApiMetrics {
+        ApiMetrics {
+            name: api.to_string(),
+            requests: self.requests.clone(),
+            cells: OnceLock::new(),
+            duration: self.request_duration.with_label_values(&[api]),
+            upstream: self.upstream_duration.with_label_values(&[api]),
+        }
+    }
+
+    pub fn upstream_gauge(&self, cluster: &str, upstream: &str) -> IntGauge {
+        self.upstream_healthy.with_label_values(&[cluster, upstream])
+    }
+
+    pub fn remove_upstream_gauge(&self, cluster: &str, upstream: &str) {
+        let _ = self.upstream_healthy.remove_label_values(&[cluster, upstream]);
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}
+
+pub struct ApiMetrics {
+    name: String,
+    requests: IntCounterVec,
+    /// METHODS × STATUSES counters, created on first use of each.
+    cells: OnceLock<Box<[OnceLock<IntCounter>]>>,
+    pub duration: Histogram,
+    pub upstream: Histogram,
+}
+
+impl ApiMetrics {
+    pub fn count(&self, method: &Method, status: u16) {
+        let m = METHODS.iter().position(|x| x == method);
+        let s = STATUSES.iter().position(|&x| x == status);
+        let (Some(m), Some(s)) = (m, s) else {
+            self.requests.with_label_values(&[&self.name, method_label(method), &status.to_string()]).inc();
+            return;
+        };
+        let cells = self.cells.get_or_init(|| (0..METHODS.len() * STATUSES.len()).map(|_| OnceLock::new()).collect());
+        cells[m * STATUSES.len() + s]
+            .get_or_init(|| self.requests.with_label_values(&[&self.name, METHODS[m].as_str(), &STATUSES[s].to_string()]))
+            .inc();
+    }
+}
+
+/// Methods outside the usual set share one label, so a client cannot mint label values.
+fn method_label(m: &Method) -> &str {
+    if METHODS.contains(m) || *m == Method::TRACE || *m == Method::CONNECT {
+        m.as_str()
+    } else {
+        "OTHER"
+    }
+}

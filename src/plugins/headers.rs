@@ -1,0 +1,87 @@
+//! `request`/`response` header rewriting (`set_headers`, `remove_headers`), api level merged
+//! with route level at load time: the route's `set_headers` win, both `remove_headers` apply.
+
+use super::{Phases, Plugin};
+use crate::config::HeaderRewrite;
+use crate::proxy::ctx::RequestCtx;
+use http::{HeaderName, HeaderValue};
+use pingora_http::{RequestHeader, ResponseHeader};
+
+#[derive(Default, Debug, Clone)]
+pub struct HeaderOps {
+    remove: Vec<HeaderName>,
+    set: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl HeaderOps {
+    /// Merge API-level and route-level rewrites; `None` when there is nothing to do.
+    pub fn merge(api: Option<&HeaderRewrite>, route: Option<&HeaderRewrite>) -> Result<Option<HeaderOps>, String> {
+        let mut set = std::collections::BTreeMap::new();
+        let mut remove = Vec::new();
+        for r in [api, route].into_iter().flatten() {
+            for (k, v) in &r.set_headers {
+                set.insert(k.to_ascii_lowercase(), v.clone());
+            }
+            for k in &r.remove_headers {
+                remove.push(parse_name(k)?);
+            }
+        }
+        let set = set
+            .into_iter()
+            .map(|(k, v)| Ok((parse_name(&k)?, HeaderValue::from_str(&v).map_err(|_| format!("invalid value for header {k}"))?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        remove.dedup();
+        Ok((!set.is_empty() || !remove.is_empty()).then_some(HeaderOps { remove, set }))
+    }
+}
+
+fn parse_name(k: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name {k:?}"))
+}
+
+/// Rewrites the request sent upstream.
+pub struct RequestHeaders(pub HeaderOps);
+/// Rewrites the response sent to the client.
+pub struct ResponseHeaders(pub HeaderOps);
+
+impl Plugin for RequestHeaders {
+    fn name(&self) -> &'static str {
+        "request-headers"
+    }
+    fn priority(&self) -> u32 {
+        900
+    }
+    fn phases(&self) -> Phases {
+        Phases { upstream_request: true, ..Default::default() }
+    }
+    fn upstream_request(&self, req: &mut RequestHeader, _ctx: &RequestCtx) -> pingora::Result<()> {
+        for n in &self.0.remove {
+            req.remove_header(n);
+        }
+        for (n, v) in &self.0.set {
+            req.insert_header(n.clone(), v.clone())?;
+        }
+        Ok(())
+    }
+}
+
+impl Plugin for ResponseHeaders {
+    fn name(&self) -> &'static str {
+        "response-headers"
+    }
+    fn priority(&self) -> u32 {
+        900
+    }
+    fn phases(&self) -> Phases {
+        Phases { response: true, ..Default::default() }
+    }
+    fn response(&self, resp: &mut ResponseHeader, _ctx: &RequestCtx) -> pingora::Result<()> {
+        for n in &self.0.remove {
+            resp.remove_header(n);
+        }
+        for (n, v) in &self.0.set {
+            resp.insert_header(n.clone(), v.clone())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,79 @@
+//! Policies as plugins. Each plugin declares the phases it works in; a route's chain is built
+//! once at load time with one list per phase, so a phase with no plugins costs nothing.
+
+pub mod headers;
+
+use crate::proxy::ctx::RequestCtx;
+use crate::proxy::respond::Problem;
+use async_trait::async_trait;
+use pingora_http::{RequestHeader, ResponseHeader};
+use pingora_proxy::Session;
+use std::sync::Arc;
+
+/// What a request-phase plugin decides.
+pub enum Flow {
+    Continue,
+    /// Answer now with this problem; later plugins and the upstream are skipped.
+    Respond(Problem),
+}
+
+/// The phases a plugin takes part in (DESIGN §3 steps 3, 7 and 8).
+#[derive(Clone, Copy, Default)]
+pub struct Phases {
+    pub request: bool,
+    pub upstream_request: bool,
+    pub response: bool,
+}
+
+#[async_trait]
+pub trait Plugin: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Lower runs first: IP rules, authentication, authorization, limits, validation, rewrite.
+    fn priority(&self) -> u32;
+    fn phases(&self) -> Phases;
+
+    async fn request(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Flow {
+        Flow::Continue
+    }
+    fn upstream_request(&self, _req: &mut RequestHeader, _ctx: &RequestCtx) -> pingora::Result<()> {
+        Ok(())
+    }
+    fn response(&self, _resp: &mut ResponseHeader, _ctx: &RequestCtx) -> pingora::Result<()> {
+        Ok(())
+    }
+}
+
+/// A route's plugins, split by phase and sorted by priority.
+#[derive(Default, Clone)]
+pub struct Chain {
+    pub request: Vec<Arc<dyn Plugin>>,
+    pub upstream_request: Vec<Arc<dyn Plugin>>,
+    pub response: Vec<Arc<dyn Plugin>>,
+}
+
+impl Chain {
+    pub fn new(mut plugins: Vec<Arc<dyn Plugin>>) -> Chain {
+        plugins.sort_by_key(|p| p.priority());
+        let mut c = Chain::default();
+        for p in plugins {
+            let ph = p.phases();
+            if ph.request {
+                c.request.push(p.clone());
+            }
+            if ph.upstream_request {
+                c.upstream_request.push(p.clone());
+            }
+            if ph.response {
+                c.response.push(p);
+            }
+        }
+        c
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut n: Vec<&'static str> =
+            self.request.iter().chain(&self.upstream_request).chain(&self.response).map(|p| p.name()).collect();
+        n.dedup();
+        n
+    }
+}

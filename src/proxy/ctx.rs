@@ -1,0 +1,83 @@
+//! Per-request state, created by `new_ctx` with one `ArcSwap` load: a request sees one config
+//! for its whole life, even across a reload.
+
+use super::respond::Problem;
+use crate::runtime::{Route, Runtime};
+use http::HeaderValue;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct RequestCtx {
+    pub rt: Arc<Runtime>,
+    pub start: Instant,
+    pub route: Option<Arc<Route>>,
+    /// An answer decided before the plugin chain (bad path, no route, too large).
+    pub reject: Option<Problem>,
+    pub request_id: HeaderValue,
+    pub client_ip: Option<IpAddr>,
+    /// The peer index in the route's cluster currently holding an in-flight slot.
+    pub peer: Option<usize>,
+    /// The last peer that answered (for the access log).
+    pub last_peer: Option<usize>,
+    /// Bit i: peer i was already tried by this request.
+    pub tried: u64,
+    /// Retries used so far.
+    pub retries: u32,
+    pub upstream_start: Option<Instant>,
+    pub upstream_time: Option<Duration>,
+    pub body_bytes: u64,
+    pub counted: bool,
+}
+
+impl RequestCtx {
+    pub fn new(rt: Arc<Runtime>) -> Self {
+        RequestCtx {
+            rt,
+            start: Instant::now(),
+            route: None,
+            reject: None,
+            request_id: HeaderValue::from_static(""),
+            client_ip: None,
+            peer: None,
+            last_peer: None,
+            tried: 0,
+            retries: 0,
+            upstream_start: None,
+            upstream_time: None,
+            body_bytes: 0,
+            counted: false,
+        }
+    }
+
+    pub fn request_id_str(&self) -> &str {
+        self.request_id.to_str().unwrap_or("")
+    }
+
+    /// Give back the in-flight slot of the current peer, if any.
+    pub fn release_peer(&mut self) -> Option<usize> {
+        let i = self.peer.take()?;
+        if let Some(route) = &self.route {
+            if let Some(p) = route.api.cluster.peers.get(i) {
+                p.health.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        Some(i)
+    }
+}
+
+/// A sane incoming request id is kept: 1-128 characters of `[A-Za-z0-9._:-]`.
+pub fn sane_request_id(v: &[u8]) -> bool {
+    !v.is_empty() && v.len() <= 128 && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// 128 random bits as 32 lowercase hex characters.
+pub fn new_request_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = fastrand::u128(..);
+    let mut buf = [0u8; 32];
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = HEX[((n >> (i * 4)) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}

@@ -1,0 +1,147 @@
+//! Toward the upstream (DESIGN §3 steps 5-7 and 10): pick a peer, decide retries, write the
+//! forwarded request's headers, and format the access-log line.
+
+use super::ctx::RequestCtx;
+use crate::upstream::{bit, HashOn};
+use pingora::proxy::Session;
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType, Result};
+use pingora_http::RequestHeader;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+pub fn pick_peer(session: &Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+    let Some(route) = ctx.route.clone() else {
+        return Error::e_explain(ErrorType::HTTPStatus(404), "no route");
+    };
+    let cluster = &route.api.cluster;
+    let key = cluster.hash_on().map(|on| hash_key(on, session, ctx));
+    let Some(i) = cluster.select(key.as_deref(), ctx.tried) else {
+        return Error::e_explain(ErrorType::HTTPStatus(502), "no healthy upstream");
+    };
+    let peer = &cluster.peers[i];
+    peer.health.in_flight.fetch_add(1, Relaxed);
+    ctx.peer = Some(i);
+    ctx.last_peer = Some(i);
+    ctx.tried |= bit(i);
+    ctx.upstream_start = Some(Instant::now());
+    Ok(Box::new(peer.http.clone()))
+}
+
+fn hash_key(on: &HashOn, session: &Session, ctx: &RequestCtx) -> Vec<u8> {
+    let req = session.req_header();
+    let ip = || ctx.client_ip.map(|ip| ip.to_string().into_bytes()).unwrap_or_default();
+    match on {
+        HashOn::Ip => ip(),
+        HashOn::Path => req.uri.path().as_bytes().to_vec(),
+        // A request without the header or cookie falls back to the client address.
+        HashOn::Header(name) => req.headers.get(name).map(|v| v.as_bytes().to_vec()).unwrap_or_else(ip),
+        HashOn::Cookie(name) => cookie(req, name).map(|v| v.to_vec()).unwrap_or_else(ip),
+    }
+}
+
+fn cookie<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a [u8]> {
+    for h in req.headers.get_all(http::header::COOKIE) {
+        for pair in h.as_bytes().split(|&b| b == b';') {
+            let pair = pair.trim_ascii();
+            if let Some(eq) = pair.iter().position(|&b| b == b'=') {
+                if &pair[..eq] == name.as_bytes() {
+                    return Some(&pair[eq + 1..]);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The current peer failed before answering. Count it against the peer (when `blame`), free its
+/// slot, and say whether the request may try another peer within the cluster's `retries`.
+pub fn on_peer_failure(ctx: &mut RequestCtx, blame: bool) -> bool {
+    let Some(i) = ctx.release_peer() else { return false };
+    let Some(route) = ctx.route.clone() else { return false };
+    let cluster = &route.api.cluster;
+    if blame {
+        cluster.record_failure(i);
+    }
+    ctx.upstream_start = None;
+    if ctx.retries < cluster.retries {
+        ctx.retries += 1;
+        true
+    } else {
+        false
+    }
+}
+
+/// Step 7: path rewrite, `X-Forwarded-*`, `X-Request-Id`, then the route's request rewrites.
+/// Pingora has already removed hop-by-hop headers and those the client named in `Connection`,
+/// so nothing added here can be dropped by the client.
+pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &mut RequestCtx) -> Result<()> {
+    let Some(route) = ctx.route.clone() else { return Ok(()) };
+    if route.strip > 0 {
+        let raw = req.raw_path();
+        let rest = raw.get(route.strip..).unwrap_or_default();
+        let mut target = Vec::with_capacity(rest.len() + 1);
+        if rest.first() != Some(&b'/') {
+            target.push(b'/');
+        }
+        target.extend_from_slice(rest);
+        req.set_raw_path(&target)?;
+    }
+    let peer_ip = session.client_addr().and_then(|a| a.as_inet()).map(|a| crate::net::canonical(a.ip()));
+    let trusted = peer_ip.is_some_and(|ip| ctx.rt.settings.trusted.contains(ip));
+    if let Some(ip) = peer_ip {
+        let ip = ip.to_string();
+        match req.headers.get("x-forwarded-for").filter(|_| trusted) {
+            Some(prev) => {
+                let mut v = Vec::with_capacity(prev.len() + 2 + ip.len());
+                v.extend_from_slice(prev.as_bytes());
+                v.extend_from_slice(b", ");
+                v.extend_from_slice(ip.as_bytes());
+                req.insert_header("x-forwarded-for", v)?;
+            }
+            None => req.insert_header("x-forwarded-for", ip)?,
+        }
+    }
+    if !trusted || !req.headers.contains_key("x-forwarded-proto") {
+        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        req.insert_header("x-forwarded-proto", if tls { "https" } else { "http" })?;
+    }
+    if !trusted || !req.headers.contains_key("x-forwarded-host") {
+        match req.headers.get(http::header::HOST).cloned() {
+            Some(host) => req.insert_header("x-forwarded-host", host)?,
+            None => {
+                req.remove_header("x-forwarded-host");
+            }
+        }
+    }
+    req.insert_header("x-request-id", ctx.request_id.clone())?;
+    for plugin in &route.chain.upstream_request {
+        plugin.upstream_request(req, ctx)?;
+    }
+    Ok(())
+}
+
+/// One JSON line for the access log.
+pub fn access_line(session: &Session, ctx: &RequestCtx, status: u16) -> Vec<u8> {
+    let req = session.req_header();
+    let route = ctx.route.as_ref();
+    let upstream = route.zip(ctx.last_peer).and_then(|(r, i)| r.api.cluster.peers.get(i)).map(|p| p.label.as_str());
+    let v = serde_json::json!({
+        "time": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        "client": ctx.client_ip.map(|ip| ip.to_string()),
+        "method": req.method.as_str(),
+        "path": String::from_utf8_lossy(req.raw_path()),
+        "status": status,
+        "bytes_in": ctx.body_bytes,
+        "bytes_out": session.body_bytes_sent(),
+        "duration_ms": ctx.start.elapsed().as_secs_f64() * 1000.0,
+        "upstream_ms": ctx.upstream_time.map(|t| t.as_secs_f64() * 1000.0),
+        "api": route.map(|r| r.api.name.as_str()),
+        "route": route.map(|r| r.pattern.as_str()),
+        "upstream": upstream,
+        "request_id": ctx.request_id_str(),
+    });
+    let mut line = serde_json::to_vec(&v).unwrap_or_default();
+    line.push(b'\n');
+    line
+}

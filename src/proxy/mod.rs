@@ -1,0 +1,161 @@
+//! The data plane: `Gateway` implements Pingora's `ProxyHttp`. Each hook delegates to a
+//! helper so the request's path through DESIGN §3 reads top to bottom.
+
+pub mod ctx;
+mod forward;
+pub mod path;
+pub mod respond;
+pub mod router;
+mod start;
+
+use crate::access_log::AccessLog;
+use crate::runtime::{RuntimeHandle, Shared};
+use async_trait::async_trait;
+use bytes::Bytes;
+use ctx::RequestCtx;
+use pingora::modules::http::HttpModules;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType, Result};
+use pingora_http::{RequestHeader, ResponseHeader};
+use respond::Problem;
+use std::sync::Arc;
+
+pub struct Gateway {
+    pub runtime: RuntimeHandle,
+    pub shared: Arc<Shared>,
+    pub access_log: Option<AccessLog>,
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new(self.runtime.load_full())
+    }
+
+    /// No downstream modules: compression is not on the request path until it is configured.
+    fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
+
+    async fn early_request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+        self.shared.metrics.in_flight.inc();
+        ctx.counted = true;
+        start::begin(session, ctx);
+        Ok(())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        if let Some(p) = ctx.reject.take() {
+            respond::send(session, ctx, &p).await?;
+            return Ok(true);
+        }
+        let Some(route) = ctx.route.clone() else { return Ok(false) };
+        for plugin in &route.chain.request {
+            if let crate::plugins::Flow::Respond(p) = plugin.request(session, ctx).await {
+                respond::send(session, ctx, &p).await?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn request_body_filter(&self, _s: &mut Session, body: &mut Option<Bytes>, _eos: bool, ctx: &mut RequestCtx) -> Result<()> {
+        if let Some(b) = body {
+            ctx.body_bytes += b.len() as u64;
+            if ctx.body_bytes > ctx.rt.settings.max_body_size {
+                return Error::e_explain(ErrorType::HTTPStatus(413), "request body over max_body_size");
+            }
+        }
+        Ok(())
+    }
+
+    async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        forward::pick_peer(session, ctx)
+    }
+
+    fn fail_to_connect(&self, _s: &mut Session, _peer: &HttpPeer, ctx: &mut RequestCtx, mut e: Box<Error>) -> Box<Error> {
+        let retry = forward::on_peer_failure(ctx, true);
+        e.set_retry(retry);
+        e
+    }
+
+    fn error_while_proxy(&self, _peer: &HttpPeer, session: &mut Session, mut e: Box<Error>, ctx: &mut RequestCtx, client_reused: bool) -> Box<Error> {
+        // Retry only what is safe: an idempotent request whose body can be replayed, before any
+        // byte of the response reached the client.
+        let safe = session.req_header().method.is_idempotent()
+            && !session.as_ref().retry_buffer_truncated()
+            && session.response_written().is_none()
+            && ctx.upstream_time.is_none();
+        let retry = if safe {
+            // A reset on a reused keep-alive connection is a stale connection, not a bad peer.
+            forward::on_peer_failure(ctx, !client_reused)
+        } else {
+            false
+        };
+        e.set_retry(retry);
+        e
+    }
+
+    async fn upstream_request_filter(&self, session: &mut Session, req: &mut RequestHeader, ctx: &mut RequestCtx) -> Result<()> {
+        forward::upstream_request(session, req, ctx)
+    }
+
+    async fn upstream_response_filter(&self, _s: &mut Session, _resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+        if let Some(t) = ctx.upstream_start {
+            ctx.upstream_time = Some(t.elapsed());
+        }
+        if let (Some(route), Some(i)) = (&ctx.route, ctx.peer) {
+            route.api.cluster.record_success(i);
+        }
+        Ok(())
+    }
+
+    async fn response_filter(&self, _s: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+        resp.insert_header("x-request-id", ctx.request_id.clone())?;
+        if let Some(route) = &ctx.route {
+            for plugin in &route.chain.response {
+                plugin.response(resp, ctx)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        let Some(p) = Problem::from_error(e) else {
+            return FailToProxy { error_code: 0, can_reuse_downstream: false };
+        };
+        // Once a response has started, the only honest signal left is closing the connection.
+        if session.response_written().is_some() {
+            return FailToProxy { error_code: p.status, can_reuse_downstream: false };
+        }
+        let reuse = !p.close;
+        if respond::send(session, ctx, &p).await.is_err() {
+            return FailToProxy { error_code: p.status, can_reuse_downstream: false };
+        }
+        FailToProxy { error_code: p.status, can_reuse_downstream: reuse }
+    }
+
+    fn suppress_error_log(&self, _s: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
+        // 4xx decided by the gateway are answers, not errors.
+        matches!(e.etype(), ErrorType::HTTPStatus(c) if *c < 500)
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        ctx.release_peer();
+        if ctx.counted {
+            self.shared.metrics.in_flight.dec();
+        }
+        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
+        let method = &session.req_header().method;
+        let metrics = ctx.route.as_ref().map(|r| &r.api.metrics).unwrap_or(&ctx.rt.unrouted);
+        metrics.count(method, status);
+        metrics.duration.observe(ctx.start.elapsed().as_secs_f64());
+        if let Some(t) = ctx.upstream_time {
+            metrics.upstream.observe(t.as_secs_f64());
+        }
+        if let Some(log) = &self.access_log {
+            log.write(forward::access_line(session, ctx, status));
+        }
+    }
+}

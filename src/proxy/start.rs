@@ -1,0 +1,132 @@
+//! The start of every request (DESIGN §3 steps 1-2): request id, client address, size limits,
+//! path normalization, routing. Anything refused here is answered by `request_filter`.
+
+use super::ctx::{new_request_id, sane_request_id, RequestCtx};
+use super::path::{normalize, PathError};
+use super::respond::Problem;
+use super::router::{Match, MethodSet};
+use pingora::proxy::Session;
+use std::borrow::Cow;
+
+pub fn begin(session: &mut Session, ctx: &mut RequestCtx) {
+    let req = session.req_header();
+    ctx.request_id = match req.headers.get("x-request-id") {
+        Some(v) if sane_request_id(v.as_bytes()) => v.clone(),
+        _ => new_request_id(),
+    };
+    if let Some(peer) = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()) {
+        let xff = req.headers.get("x-forwarded-for").map(|v| v.as_bytes());
+        ctx.client_ip = Some(ctx.rt.settings.trusted.client_ip(peer, xff));
+    }
+    if let Err(p) = check_and_route(session, ctx) {
+        ctx.reject = Some(p);
+    }
+}
+
+fn check_and_route(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Problem> {
+    let rt = ctx.rt.clone();
+    let settings = &rt.settings;
+    let req = session.req_header();
+    if req.raw_path().len() > settings.max_uri_length {
+        return Err(Problem::new(414, "the request target is longer than this gateway accepts"));
+    }
+    let header_bytes: usize = req.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+    if header_bytes > settings.max_header_size {
+        return Err(Problem::new(431, "the request headers are larger than this gateway accepts").closing());
+    }
+    if let Some(len) = req.headers.get(http::header::CONTENT_LENGTH) {
+        let len = std::str::from_utf8(len.as_bytes()).ok().and_then(|s| s.trim().parse::<u64>().ok());
+        match len {
+            Some(n) if n > settings.max_body_size => {
+                return Err(Problem::new(413, "the request body is larger than this gateway accepts").closing())
+            }
+            None => return Err(Problem::new(400, "invalid Content-Length").closing()),
+            _ => {}
+        }
+    }
+
+    // The target: origin form, or absolute form whose authority then acts as the host.
+    let (path, query, authority) = split_target(req);
+    let path = path.into_owned();
+    let normalized = normalize(&path, settings.allow_encoded_slash).map_err(path_problem)?;
+    if let Some(new_path) = &normalized {
+        let mut target = new_path.clone();
+        if let Some(q) = &query {
+            target.push(b'?');
+            target.extend_from_slice(q);
+        }
+        session.req_header_mut().set_raw_path(&target).map_err(|_| path_problem(PathError::BadEscape))?;
+    } else if authority.is_some() {
+        // Forward absolute-form as origin-form; the authority becomes the Host.
+        let mut target = path.clone();
+        if let Some(q) = &query {
+            target.push(b'?');
+            target.extend_from_slice(q);
+        }
+        session.req_header_mut().set_raw_path(&target).map_err(|_| path_problem(PathError::BadEscape))?;
+    }
+    if let Some(a) = &authority {
+        session.req_header_mut().insert_header(http::header::HOST, a.as_str()).map_err(|_| Problem::new(400, "invalid authority"))?;
+    }
+    let final_path = normalized.as_deref().unwrap_or(&path);
+    let path_str = std::str::from_utf8(final_path).map_err(|_| Problem::new(400, "the request path is not valid UTF-8"))?;
+
+    let req = session.req_header();
+    let host_raw = authority.as_deref().map(str::as_bytes).or_else(|| req.headers.get(http::header::HOST).map(|h| h.as_bytes()));
+    let host = host_only(host_raw.unwrap_or_default());
+    let method = MethodSet::bit(&req.method);
+    match rt.router.lookup(&host, path_str, method) {
+        Match::Found(route) => {
+            ctx.route = Some(route.clone());
+            Ok(())
+        }
+        Match::MethodNotAllowed(allowed) => {
+            let mut p = Problem::new(405, "this route does not accept this method");
+            p.allow = Some(allowed.allow_header());
+            Err(p)
+        }
+        Match::NotFound => Err(Problem::new(404, "no route matches this request")),
+    }
+}
+
+fn path_problem(e: PathError) -> Problem {
+    Problem::new(400, e.detail())
+}
+
+type Target<'a> = (Cow<'a, [u8]>, Option<Vec<u8>>, Option<String>);
+
+fn split_target(req: &pingora_http::RequestHeader) -> Target<'_> {
+    let raw = req.raw_path();
+    if raw.first() == Some(&b'/') {
+        let (p, q) = match raw.iter().position(|&b| b == b'?') {
+            Some(i) => (&raw[..i], Some(raw[i + 1..].to_vec())),
+            None => (raw, None),
+        };
+        return (Cow::Borrowed(p), q, None);
+    }
+    // Absolute form (`GET http://host/path`): take path and authority from the parsed URI.
+    match req.uri.authority() {
+        Some(a) => {
+            let p = req.uri.path();
+            let p = if p.is_empty() { "/" } else { p };
+            (Cow::Owned(p.as_bytes().to_vec()), req.uri.query().map(|q| q.as_bytes().to_vec()), Some(a.as_str().to_string()))
+        }
+        None => (Cow::Borrowed(raw), None, None),
+    }
+}
+
+/// `Host` value without port, lower-cased, without a trailing dot.
+fn host_only(h: &[u8]) -> Cow<'_, str> {
+    let s = std::str::from_utf8(h).unwrap_or("");
+    let s = if s.starts_with('[') {
+        s.split_once(']').map(|(a, _)| &s[..a.len() + 1]).unwrap_or(s)
+    } else {
+        s.rsplit_once(':').map(|(a, _)| a).unwrap_or(s)
+    };
+    let s = s.strip_suffix('.').unwrap_or(s);
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}

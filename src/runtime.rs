@@ -1,0 +1,159 @@
+//! `Runtime`: a validated config built into the objects the proxy uses — router, clusters,
+//! per-route plugin chains, metric handles. Held in an `ArcSwap`; each request loads it once.
+
+use crate::config::{ConfigError, LoadedConfig};
+use crate::metrics::{ApiMetrics, Metrics};
+use crate::net::TrustedProxies;
+use crate::plugins::headers::{HeaderOps, RequestHeaders, ResponseHeaders};
+use crate::plugins::{Chain, Plugin};
+use crate::proxy::router::{MethodSet, Router};
+use crate::upstream::{build_cluster, Cluster, HealthRegistry};
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub type RuntimeHandle = Arc<ArcSwap<Runtime>>;
+
+/// Process-wide state that outlives any one config: metrics and upstream health.
+#[derive(Default)]
+pub struct Shared {
+    pub metrics: Metrics,
+    pub health: HealthRegistry,
+}
+
+/// Request limits and hygiene settings from `[server]`.
+pub struct Settings {
+    pub trusted: TrustedProxies,
+    pub max_body_size: u64,
+    pub max_header_size: usize,
+    pub max_uri_length: usize,
+    pub allow_encoded_slash: bool,
+}
+
+pub struct Api {
+    pub name: String,
+    pub version: String,
+    pub title: Option<String>,
+    pub base_path: String,
+    pub hosts: Vec<String>,
+    pub cluster: Arc<Cluster>,
+    pub metrics: ApiMetrics,
+}
+
+pub struct Route {
+    pub api: Arc<Api>,
+    /// The route's path as configured, joined to the API's base path.
+    pub pattern: String,
+    pub methods: MethodSet,
+    /// Bytes of the base path removed before forwarding (`strip_base_path`), 0 = none.
+    pub strip: usize,
+    pub chain: Chain,
+}
+
+pub struct Runtime {
+    pub router: Router<Route>,
+    pub apis: Vec<Arc<Api>>,
+    pub clusters: Vec<Arc<Cluster>>,
+    pub settings: Settings,
+    /// Metric handles for requests that matched no route.
+    pub unrouted: ApiMetrics,
+    pub loaded_at: SystemTime,
+    pub source: std::path::PathBuf,
+}
+
+fn join_path(base: &str, rel: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let rel = rel.trim_start_matches('/');
+    match (base.is_empty(), rel.is_empty()) {
+        (true, true) => "/".into(),
+        (true, false) => format!("/{rel}"),
+        (false, true) => base.into(),
+        (false, false) => format!("{base}/{rel}"),
+    }
+}
+
+/// Build a runtime; errors carry the same key paths as `gatehouse check`.
+pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<ConfigError>> {
+    let cfg = &loaded.config;
+    let mut errors = Vec::new();
+    let mut clusters: HashMap<&str, Arc<Cluster>> = HashMap::new();
+    let mut cluster_list = Vec::new();
+    for (i, c) in cfg.clusters.iter().enumerate() {
+        match build_cluster(c, &shared.health, &shared.metrics) {
+            Ok(built) => {
+                let built = Arc::new(built);
+                clusters.insert(&c.name, built.clone());
+                cluster_list.push(built);
+            }
+            Err(e) => errors.push(ConfigError::new(format!("cluster[{i}]"), e)),
+        }
+    }
+    let mut router = Router::default();
+    let mut apis = Vec::new();
+    for (i, a) in cfg.apis.iter().enumerate() {
+        let Some(cluster) = clusters.get(a.cluster.as_str()) else {
+            errors.push(ConfigError::new(format!("api[{i}].cluster"), format!("no cluster named {:?}", a.cluster)));
+            continue;
+        };
+        let api = Arc::new(Api {
+            name: a.name.clone(),
+            version: a.version.clone(),
+            title: a.title.clone(),
+            base_path: a.base_path.clone(),
+            hosts: a.hosts.clone(),
+            cluster: cluster.clone(),
+            metrics: shared.metrics.api(&a.name),
+        });
+        apis.push(api.clone());
+        let strip = if a.strip_base_path { a.base_path.trim_end_matches('/').len() } else { 0 };
+        // An API without routes is one route: its base path, every method.
+        let routes: Vec<(String, bool, MethodSet, Option<&_>, Option<&_>, String)> = if a.route.is_empty() {
+            vec![(a.base_path.clone(), false, MethodSet::ANY, None, None, format!("api[{i}].base_path"))]
+        } else {
+            a.route
+                .iter()
+                .enumerate()
+                .map(|(j, r)| {
+                    (join_path(&a.base_path, &r.path), r.exact, MethodSet::from_names(&r.methods), r.request.as_ref(), r.response.as_ref(), format!("api[{i}].route[{j}].path"))
+                })
+                .collect()
+        };
+        for (pattern, exact, methods, req, resp, key) in routes {
+            let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
+            match HeaderOps::merge(a.request.as_ref(), req) {
+                Ok(Some(ops)) => plugins.push(Arc::new(RequestHeaders(ops))),
+                Ok(None) => {}
+                Err(e) => errors.push(ConfigError::new(key.clone(), e)),
+            }
+            match HeaderOps::merge(a.response.as_ref(), resp) {
+                Ok(Some(ops)) => plugins.push(Arc::new(ResponseHeaders(ops))),
+                Ok(None) => {}
+                Err(e) => errors.push(ConfigError::new(key.clone(), e)),
+            }
+            let route = Arc::new(Route { api: api.clone(), pattern: pattern.clone(), methods, strip, chain: Chain::new(plugins) });
+            if let Err(e) = router.insert(&a.hosts, &pattern, exact, methods, route) {
+                errors.push(ConfigError::new(key, e));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let s = &cfg.server;
+    Ok(Runtime {
+        router,
+        apis,
+        clusters: cluster_list,
+        settings: Settings {
+            trusted: TrustedProxies::new(&s.trusted_proxies),
+            max_body_size: s.max_body_size.0,
+            max_header_size: s.max_header_size.0 as usize,
+            max_uri_length: s.max_uri_length,
+            allow_encoded_slash: s.allow_encoded_slash,
+        },
+        unrouted: shared.metrics.api("-"),
+        loaded_at: SystemTime::now(),
+        source: loaded.file.clone(),
+    })
+}

@@ -1,0 +1,84 @@
+//! Assemble the Pingora server from a loaded config: proxy service, health-check service,
+//! admin service. Pingora's own YAML config is not used; its `ServerConf` is built from ours.
+
+use crate::access_log::AccessLog;
+use crate::admin::AdminApp;
+use crate::config::LoadedConfig;
+use crate::proxy::Gateway;
+use crate::runtime::{self, Shared};
+use crate::upstream::health::HealthService;
+use arc_swap::ArcSwap;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::Server;
+use pingora::services::background::background_service;
+use pingora::services::listening::Service;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigErrors),
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+pub struct ServeOptions {
+    pub upgrade: bool,
+    pub daemon: bool,
+}
+
+/// Build everything and run until a signal stops the process.
+pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError> {
+    let shared = Arc::new(Shared::default());
+    let rt = runtime::build(&loaded, &shared)
+        .map_err(|errors| crate::config::ConfigErrors { file: loaded.file.clone(), errors })?;
+    shared.health.retain(&rt.clusters, &shared.metrics);
+    shared.metrics.config_reloads.with_label_values(&["ok"]).inc();
+    let handle = Arc::new(ArcSwap::from_pointee(rt));
+
+    let s = &loaded.config.server;
+    let data_dir = loaded.resolve(&s.data_dir);
+    std::fs::create_dir_all(&data_dir).map_err(|e| StartError::Io(data_dir.display().to_string(), e))?;
+    let path_in_data = |p: &Option<String>, default: &str| match p {
+        Some(p) => loaded.resolve(p).display().to_string(),
+        None => data_dir.join(default).display().to_string(),
+    };
+    let conf = ServerConf {
+        threads: s.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+        pid_file: path_in_data(&s.pid_file, "gatehouse.pid"),
+        upgrade_sock: path_in_data(&s.upgrade_sock, "upgrade.sock"),
+        grace_period_seconds: Some(s.grace_period.0.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(s.grace_period.0.as_secs().max(1)),
+        upstream_keepalive_pool_size: s.upstream_keepalive_pool,
+        daemon: opts.daemon,
+        ..ServerConf::default()
+    };
+    let opt = Opt { upgrade: opts.upgrade, daemon: opts.daemon, ..Opt::default() };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+
+    let access_log = match s.access_log.as_str() {
+        "off" | "stdout" | "stderr" => AccessLog::open(&s.access_log),
+        path => AccessLog::open(&loaded.resolve(path).display().to_string()),
+    }
+    .map_err(|e| StartError::Io(format!("server.access_log {:?}", s.access_log), e))?;
+
+    let gateway = Gateway { runtime: handle.clone(), shared: shared.clone(), access_log };
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "gatehouse proxy");
+    for addr in &s.listen {
+        proxy.add_tcp(addr);
+    }
+    server.add_service(proxy);
+    server.add_service(background_service("health checks", HealthService { runtime: handle.clone() }));
+
+    if let Some(admin) = &loaded.config.admin {
+        let token = admin.token.clone().or_else(|| admin.token_env.as_ref().and_then(|v| std::env::var(v).ok()));
+        let app = AdminApp { runtime: handle.clone(), shared: shared.clone(), token, started: Instant::now() };
+        let mut svc = Service::new("gatehouse admin".to_string(), app);
+        svc.add_tcp(&admin.listen);
+        server.add_service(svc);
+    }
+    log::info!("gatehouse: proxy on {}", s.listen.join(", "));
+    server.run_forever()
+}

@@ -1,0 +1,84 @@
+//! Active health checks: ONE background service walks every cluster of the current runtime
+//! (so a reload is picked up on the next tick) and checks each due peer concurrently.
+
+use super::{now_ms, Cluster};
+use crate::config::HealthConfig;
+use crate::runtime::RuntimeHandle;
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const TICK: Duration = Duration::from_millis(100);
+
+pub struct HealthService {
+    pub runtime: RuntimeHandle,
+}
+
+#[async_trait]
+impl BackgroundService for HealthService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        loop {
+            let rt = self.runtime.load_full();
+            let now = now_ms();
+            for cluster in &rt.clusters {
+                let Some(cfg) = &cluster.health else { continue };
+                for i in 0..cluster.peers.len() {
+                    let h = &cluster.peers[i].health;
+                    if h.next_check.load(Relaxed) > now || h.checking.swap(true, Relaxed) {
+                        continue;
+                    }
+                    h.next_check.store(now + cfg.interval.0.as_millis() as u64, Relaxed);
+                    tokio::spawn(check_peer(cluster.clone(), i, cfg.clone()));
+                }
+            }
+            drop(rt);
+            tokio::select! {
+                _ = tokio::time::sleep(TICK) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+async fn check_peer(cluster: Arc<Cluster>, i: usize, cfg: HealthConfig) {
+    let peer = &cluster.peers[i];
+    let ok = matches!(
+        tokio::time::timeout(cfg.timeout.0, probe(peer.addr, &peer.label, cfg.http_path.as_deref())).await,
+        Ok(Ok(()))
+    );
+    if let Some(up) = peer.health.record_check(ok, &cfg) {
+        let state = if up { "healthy" } else { "unhealthy" };
+        log::warn!("cluster {}: upstream {} is now {state}", cluster.name, peer.label);
+    }
+    peer.health.checking.store(false, Relaxed);
+}
+
+/// TCP connect, and with an `http_path` a `GET` that must answer 2xx.
+async fn probe(addr: SocketAddr, host: &str, path: Option<&str>) -> std::io::Result<()> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let Some(path) = path else { return Ok(()) };
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: gatehouse-health\r\nConnection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).await?;
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    while n < 12 {
+        let m = stream.read(&mut buf[n..]).await?;
+        if m == 0 {
+            break;
+        }
+        n += m;
+    }
+    let line = &buf[..n];
+    let status_ok = line.len() >= 12 && line.starts_with(b"HTTP/1.") && line[9] == b'2' && line[10].is_ascii_digit() && line[11].is_ascii_digit();
+    if status_ok {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("health check did not answer 2xx"))
+    }
+}
