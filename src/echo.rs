@@ -14,14 +14,19 @@ pub struct EchoState {
     pub name: String,
     /// What `GET /health` answers: 200 when true, 503 when false.
     pub healthy: AtomicBool,
-    /// Requests answered (health checks excluded).
+    /// Requests received (health checks excluded), including those reset or failed on purpose.
     pub requests: AtomicU64,
     pub health_checks: AtomicU64,
 }
 
 impl EchoState {
     pub fn new(name: &str) -> Arc<Self> {
-        Arc::new(EchoState { name: name.into(), healthy: AtomicBool::new(true), requests: AtomicU64::new(0), health_checks: AtomicU64::new(0) })
+        Arc::new(EchoState {
+            name: name.into(),
+            healthy: AtomicBool::new(true),
+            requests: AtomicU64::new(0),
+            health_checks: AtomicU64::new(0),
+        })
     }
 }
 
@@ -57,7 +62,8 @@ async fn connection(mut stream: TcpStream, state: Arc<EchoState>) {
         let mut headers = [httparse::EMPTY_HEADER; 128];
         let mut req = httparse::Request::new(&mut headers);
         if !matches!(req.parse(&buf[..head_len]), Ok(httparse::Status::Complete(_))) {
-            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+            let _ =
+                stream.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
             return;
         }
         let method = req.method.unwrap_or("").to_string();
@@ -82,10 +88,17 @@ async fn connection(mut stream: TcpStream, state: Arc<EchoState>) {
             }
         }
         buf.drain(..head_len);
-        let body = if chunked { read_chunked(&mut stream, &mut buf).await } else { read_exact(&mut stream, &mut buf, content_length).await };
+        let body = if chunked {
+            read_chunked(&mut stream, &mut buf).await
+        } else {
+            read_exact(&mut stream, &mut buf, content_length).await
+        };
         let Some(body) = body else { return };
 
         let get = |k: &str| hdrs.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        if path != "/health" {
+            state.requests.fetch_add(1, Relaxed);
+        }
         if get("x-echo-reset").is_some() {
             // A zero linger makes close send RST at once; it does not block.
             #[allow(deprecated)]
@@ -100,8 +113,10 @@ async fn connection(mut stream: TcpStream, state: Arc<EchoState>) {
             let ok = state.healthy.load(Relaxed);
             (if ok { 200 } else { 503 }, json!({ "upstream": state.name, "healthy": ok }))
         } else {
-            state.requests.fetch_add(1, Relaxed);
-            let status = get("x-echo-status").and_then(|v| v.parse::<u16>().ok()).filter(|s| (200..600).contains(s)).unwrap_or(200);
+            let status = get("x-echo-status")
+                .and_then(|v| v.parse::<u16>().ok())
+                .filter(|s| (200..600).contains(s))
+                .unwrap_or(200);
             let body = String::from_utf8_lossy(&body).to_string();
             (status, json!({ "upstream": state.name, "method": method, "path": path, "headers": hdrs, "body": body }))
         };

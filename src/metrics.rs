@@ -2,14 +2,18 @@
 //! is built, so the `logging` hook records with no label formatting or map lookup.
 
 use http::Method;
-use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 use std::sync::OnceLock;
 
 const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-const METHODS: [Method; 7] = [Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::PATCH, Method::HEAD, Method::OPTIONS];
+const METHODS: [Method; 7] =
+    [Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::PATCH, Method::HEAD, Method::OPTIONS];
 /// Statuses with a pre-resolved counter cell; others take the slower labelled path.
 const STATUSES: [u16; 24] = [
-    200, 201, 202, 204, 206, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 408, 410, 413, 414, 429, 500, 502, 503, 504,
+    200, 201, 202, 204, 206, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 408, 410, 413, 414, 429, 500, 502, 503,
+    504,
 ];
 
 pub struct Metrics {
@@ -37,21 +41,23 @@ impl Metrics {
         )
         .expect("static metric definition");
         let hist = |name: &str, help: &str| {
-            HistogramVec::new(HistogramOpts::new(name, help).buckets(BUCKETS.to_vec()), &["api"]).expect("static metric definition")
+            HistogramVec::new(HistogramOpts::new(name, help).buckets(BUCKETS.to_vec()), &["api"])
+                .expect("static metric definition")
         };
-        let request_duration = hist("gatehouse_request_duration_seconds", "Time from request start to the end of the response");
-        let upstream_duration = hist("gatehouse_upstream_duration_seconds", "Time from picking an upstream to its response header");
-        let in_flight = IntGauge::new("gatehouse_requests_in_flight", "Requests being handled").expect("static metric definition");
+        let request_duration =
+            hist("gatehouse_request_duration_seconds", "Time from request start to the end of the response");
+        let upstream_duration =
+            hist("gatehouse_upstream_duration_seconds", "Time from picking an upstream to its response header");
+        let in_flight =
+            IntGauge::new("gatehouse_requests_in_flight", "Requests being handled").expect("static metric definition");
         let upstream_healthy = IntGaugeVec::new(
             Opts::new("gatehouse_upstream_healthy", "1 if the upstream takes traffic (healthy and not ejected)"),
             &["cluster", "upstream"],
         )
         .expect("static metric definition");
-        let config_reloads = IntCounterVec::new(
-            Opts::new("gatehouse_config_reloads_total", "Config loads by result"),
-            &["result"],
-        )
-        .expect("static metric definition");
+        let config_reloads =
+            IntCounterVec::new(Opts::new("gatehouse_config_reloads_total", "Config loads by result"), &["result"])
+                .expect("static metric definition");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_duration.clone()),
@@ -111,7 +117,9 @@ impl ApiMetrics {
         };
         let cells = self.cells.get_or_init(|| (0..METHODS.len() * STATUSES.len()).map(|_| OnceLock::new()).collect());
         cells[m * STATUSES.len() + s]
-            .get_or_init(|| self.requests.with_label_values(&[&self.name, METHODS[m].as_str(), &STATUSES[s].to_string()]))
+            .get_or_init(|| {
+                self.requests.with_label_values(&[&self.name, METHODS[m].as_str(), &STATUSES[s].to_string()])
+            })
             .inc();
     }
 }

@@ -115,7 +115,14 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                 .iter()
                 .enumerate()
                 .map(|(j, r)| {
-                    (join_path(&a.base_path, &r.path), r.exact, MethodSet::from_names(&r.methods), r.request.as_ref(), r.response.as_ref(), format!("api[{i}].route[{j}].path"))
+                    (
+                        join_path(&a.base_path, &r.path),
+                        r.exact,
+                        MethodSet::from_names(&r.methods),
+                        r.request.as_ref(),
+                        r.response.as_ref(),
+                        format!("api[{i}].route[{j}].path"),
+                    )
                 })
                 .collect()
         };
@@ -131,7 +138,13 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                 Ok(None) => {}
                 Err(e) => errors.push(ConfigError::new(key.clone(), e)),
             }
-            let route = Arc::new(Route { api: api.clone(), pattern: pattern.clone(), methods, strip, chain: Chain::new(plugins) });
+            let route = Arc::new(Route {
+                api: api.clone(),
+                pattern: pattern.clone(),
+                methods,
+                strip,
+                chain: Chain::new(plugins),
+            });
             if let Err(e) = router.insert(&a.hosts, &pattern, exact, methods, route) {
                 errors.push(ConfigError::new(key, e));
             }

@@ -24,7 +24,8 @@ impl ServeHttp for AdminApp {
         let _ = session.drain_request_body().await;
         let req = session.req_header();
         if let Some(token) = &self.token {
-            let given = req.headers.get(http::header::AUTHORIZATION).and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+            let given =
+                req.headers.get(http::header::AUTHORIZATION).and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
             if !given.is_some_and(|g| constant_time_eq(g, token.as_bytes())) {
                 let mut r = problem(401, "a valid admin token is required");
                 r.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));

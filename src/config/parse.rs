@@ -50,10 +50,9 @@ pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>
                     }
                 }
             }
-            other => errors.push(ConfigError::new(
-                other,
-                format!("unknown key; expected one of {}", TOP_LEVEL.join(", ")),
-            )),
+            other => {
+                errors.push(ConfigError::new(other, format!("unknown key; expected one of {}", TOP_LEVEL.join(", "))))
+            }
         }
     }
     Ok((cfg, seen, errors))
@@ -76,17 +75,17 @@ fn elements(path: &str, value: toml::Value, errors: &mut Vec<ConfigError>) -> Ve
     }
 }
 
-/// Deserialize `value` as `T`, reporting every failing key under `path`. Returns `None` if any
-/// error was found (the errors are in `errors`).
+/// Deserialize `value` as `T`, reporting every failing key under `path`. Returns what could be
+/// parsed, or `None` when a required key is missing.
 fn lenient<T: DeserializeOwned>(path: &str, mut value: toml::Value, errors: &mut Vec<ConfigError>) -> Option<T> {
-    let mut failed = false;
     // Each round removes one offending key; the bound only guards against a loop.
     for _ in 0..64 {
         let err = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
-            Ok(v) => return if failed { None } else { Some(v) },
+            // Keep what parsed (failing keys removed) so its values are still validated; the
+            // errors already recorded make the whole load fail.
+            Ok(v) => return Some(v),
             Err(e) => e,
         };
-        failed = true;
         let segments: Vec<Segment> = err.path().iter().cloned().collect();
         let message = err.inner().message().trim().to_string();
         if let Some(field) = unknown_field(&message) {

@@ -141,7 +141,10 @@ fn cluster(c: &ClusterConfig, p: &str, err: &mut Err) {
     if let Some(h) = &c.health {
         if let Some(path) = &h.http_path {
             if !path.starts_with('/') || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
-                err(format!("{p}.health.http_path"), "must start with / and hold no spaces or control characters".into());
+                err(
+                    format!("{p}.health.http_path"),
+                    "must start with / and hold no spaces or control characters".into(),
+                );
             }
         }
         if h.interval.0.is_zero() || h.timeout.0.is_zero() {
@@ -157,7 +160,10 @@ fn api(a: &ApiConfig, p: &str, err: &mut Err) {
     name_ok(&a.name, &format!("{p}.name"), err);
     name_ok(&a.version, &format!("{p}.version"), err);
     if !a.base_path.starts_with('/') || !is_normalized_path(&a.base_path) {
-        err(format!("{p}.base_path"), "must start with / and hold no empty, \".\" or \"..\" segments or %-escapes".into());
+        err(
+            format!("{p}.base_path"),
+            "must start with / and hold no empty, \".\" or \"..\" segments or %-escapes".into(),
+        );
     }
     for (i, h) in a.hosts.iter().enumerate() {
         if !host_ok(h) {
@@ -169,7 +175,10 @@ fn api(a: &ApiConfig, p: &str, err: &mut Err) {
     for (i, r) in a.route.iter().enumerate() {
         let rp = format!("{p}.route[{i}]");
         if !r.path.starts_with('/') || !is_normalized_path(&r.path) {
-            err(format!("{rp}.path"), "must start with / and hold no empty, \".\" or \"..\" segments or %-escapes".into());
+            err(
+                format!("{rp}.path"),
+                "must start with / and hold no empty, \".\" or \"..\" segments or %-escapes".into(),
+            );
         }
         for seg in r.path.split('/') {
             if seg.contains(['{', '}']) && !(seg.starts_with('{') && seg.ends_with('}') && seg.len() > 2) {
@@ -178,7 +187,10 @@ fn api(a: &ApiConfig, p: &str, err: &mut Err) {
         }
         for (j, m) in r.methods.iter().enumerate() {
             if !METHODS.contains(&m.as_str()) {
-                err(format!("{rp}.methods[{j}]"), format!("unknown method {m:?}; expected one of {}", METHODS.join(", ")));
+                err(
+                    format!("{rp}.methods[{j}]"),
+                    format!("unknown method {m:?}; expected one of {}", METHODS.join(", ")),
+                );
             }
         }
         rewrite(r.request.as_ref(), &format!("{rp}.request"), err);
@@ -217,13 +229,14 @@ fn host_ok(h: &str) -> bool {
     !bare.is_empty()
         && bare.len() <= 253
         && bare.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
 }
 
 pub fn socket_addr(s: &str) -> Result<SocketAddr, String> {
-    s.parse::<SocketAddr>()
-        .map_err(|_| format!("{s:?} is not an address such as \"127.0.0.1:8080\" or \"[::1]:8080\""))
+    s.parse::<SocketAddr>().map_err(|_| format!("{s:?} is not an address such as \"127.0.0.1:8080\" or \"[::1]:8080\""))
 }
 
 /// Resolve `host:port` (a name is looked up once, at load time).
@@ -237,10 +250,7 @@ pub fn resolve(s: &str) -> Result<SocketAddr, String> {
     if host.is_empty() || port.parse::<u16>().is_err() {
         return Err(format!("{s:?} is not \"host:port\""));
     }
-    let mut addrs: Vec<SocketAddr> = s
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {s:?}: {e}"))?
-        .collect();
+    let mut addrs: Vec<SocketAddr> = s.to_socket_addrs().map_err(|e| format!("cannot resolve {s:?}: {e}"))?.collect();
     addrs.sort_by_key(|a| a.is_ipv6());
     addrs.into_iter().next().ok_or_else(|| format!("{s:?} resolves to no address"))
 }

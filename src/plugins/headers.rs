@@ -28,7 +28,9 @@ impl HeaderOps {
         }
         let set = set
             .into_iter()
-            .map(|(k, v)| Ok((parse_name(&k)?, HeaderValue::from_str(&v).map_err(|_| format!("invalid value for header {k}"))?)))
+            .map(|(k, v)| {
+                Ok((parse_name(&k)?, HeaderValue::from_str(&v).map_err(|_| format!("invalid value for header {k}"))?))
+            })
             .collect::<Result<Vec<_>, String>>()?;
         remove.dedup();
         Ok((!set.is_empty() || !remove.is_empty()).then_some(HeaderOps { remove, set }))

@@ -68,7 +68,9 @@ impl RequestCtx {
 
 /// A sane incoming request id is kept: 1-128 characters of `[A-Za-z0-9._:-]`.
 pub fn sane_request_id(v: &[u8]) -> bool {
-    !v.is_empty() && v.len() <= 128 && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    !v.is_empty()
+        && v.len() <= 128
+        && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 /// 128 random bits as 32 lowercase hex characters.

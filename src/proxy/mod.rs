@@ -60,7 +60,13 @@ impl ProxyHttp for Gateway {
         Ok(false)
     }
 
-    async fn request_body_filter(&self, _s: &mut Session, body: &mut Option<Bytes>, _eos: bool, ctx: &mut RequestCtx) -> Result<()> {
+    async fn request_body_filter(
+        &self,
+        _s: &mut Session,
+        body: &mut Option<Bytes>,
+        _eos: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
         if let Some(b) = body {
             ctx.body_bytes += b.len() as u64;
             if ctx.body_bytes > ctx.rt.settings.max_body_size {
@@ -74,13 +80,26 @@ impl ProxyHttp for Gateway {
         forward::pick_peer(session, ctx)
     }
 
-    fn fail_to_connect(&self, _s: &mut Session, _peer: &HttpPeer, ctx: &mut RequestCtx, mut e: Box<Error>) -> Box<Error> {
+    fn fail_to_connect(
+        &self,
+        _s: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
         let retry = forward::on_peer_failure(ctx, true);
         e.set_retry(retry);
         e
     }
 
-    fn error_while_proxy(&self, _peer: &HttpPeer, session: &mut Session, mut e: Box<Error>, ctx: &mut RequestCtx, client_reused: bool) -> Box<Error> {
+    fn error_while_proxy(
+        &self,
+        _peer: &HttpPeer,
+        session: &mut Session,
+        mut e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
         // Retry only what is safe: an idempotent request whose body can be replayed, before any
         // byte of the response reached the client.
         let safe = session.req_header().method.is_idempotent()
@@ -97,11 +116,21 @@ impl ProxyHttp for Gateway {
         e
     }
 
-    async fn upstream_request_filter(&self, session: &mut Session, req: &mut RequestHeader, ctx: &mut RequestCtx) -> Result<()> {
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        req: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
         forward::upstream_request(session, req, ctx)
     }
 
-    async fn upstream_response_filter(&self, _s: &mut Session, _resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+    async fn upstream_response_filter(
+        &self,
+        _s: &mut Session,
+        _resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
         if let Some(t) = ctx.upstream_start {
             ctx.upstream_time = Some(t.elapsed());
         }

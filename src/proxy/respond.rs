@@ -109,6 +109,9 @@ fn body_is_small(session: &Session) -> bool {
     }
     match h.headers.get(http::header::CONTENT_LENGTH) {
         None => true,
-        Some(v) => std::str::from_utf8(v.as_bytes()).ok().and_then(|s| s.trim().parse::<u64>().ok()).is_some_and(|n| n <= DRAIN_LIMIT),
+        Some(v) => std::str::from_utf8(v.as_bytes())
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .is_some_and(|n| n <= DRAIN_LIMIT),
     }
 }

@@ -92,7 +92,14 @@ fn segments(path: &str) -> impl Iterator<Item = &str> {
 
 impl<T> Router<T> {
     /// Add a route; fails if another route has the same host, path, kind and a shared method.
-    pub fn insert(&mut self, hosts: &[String], path: &str, exact: bool, methods: MethodSet, value: Arc<T>) -> Result<(), String> {
+    pub fn insert(
+        &mut self,
+        hosts: &[String],
+        path: &str,
+        exact: bool,
+        methods: MethodSet,
+        value: Arc<T>,
+    ) -> Result<(), String> {
         let tables: Vec<&str> = if hosts.is_empty() { vec![""] } else { hosts.iter().map(|h| h.as_str()).collect() };
         for host in tables {
             let root = if host.is_empty() {

@@ -66,13 +66,18 @@ fn check_and_route(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Pr
         session.req_header_mut().set_raw_path(&target).map_err(|_| path_problem(PathError::BadEscape))?;
     }
     if let Some(a) = &authority {
-        session.req_header_mut().insert_header(http::header::HOST, a.as_str()).map_err(|_| Problem::new(400, "invalid authority"))?;
+        session
+            .req_header_mut()
+            .insert_header(http::header::HOST, a.as_str())
+            .map_err(|_| Problem::new(400, "invalid authority"))?;
     }
     let final_path = normalized.as_deref().unwrap_or(&path);
-    let path_str = std::str::from_utf8(final_path).map_err(|_| Problem::new(400, "the request path is not valid UTF-8"))?;
+    let path_str =
+        std::str::from_utf8(final_path).map_err(|_| Problem::new(400, "the request path is not valid UTF-8"))?;
 
     let req = session.req_header();
-    let host_raw = authority.as_deref().map(str::as_bytes).or_else(|| req.headers.get(http::header::HOST).map(|h| h.as_bytes()));
+    let host_raw =
+        authority.as_deref().map(str::as_bytes).or_else(|| req.headers.get(http::header::HOST).map(|h| h.as_bytes()));
     let host = host_only(host_raw.unwrap_or_default());
     let method = MethodSet::bit(&req.method);
     match rt.router.lookup(&host, path_str, method) {
@@ -109,7 +114,11 @@ fn split_target(req: &pingora_http::RequestHeader) -> Target<'_> {
         Some(a) => {
             let p = req.uri.path();
             let p = if p.is_empty() { "/" } else { p };
-            (Cow::Owned(p.as_bytes().to_vec()), req.uri.query().map(|q| q.as_bytes().to_vec()), Some(a.as_str().to_string()))
+            (
+                Cow::Owned(p.as_bytes().to_vec()),
+                req.uri.query().map(|q| q.as_bytes().to_vec()),
+                Some(a.as_str().to_string()),
+            )
         }
         None => (Cow::Borrowed(raw), None, None),
     }

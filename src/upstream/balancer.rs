@@ -21,7 +21,9 @@ impl FromStr for HashOn {
             None if s == "ip" => Ok(HashOn::Ip),
             None if s == "path" => Ok(HashOn::Path),
             Some(("header", n)) => http::HeaderName::from_bytes(n.as_bytes()).map(HashOn::Header).map_err(|_| bad()),
-            Some(("cookie", n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b'=') => {
+            Some(("cookie", n))
+                if !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b'=') =>
+            {
                 Ok(HashOn::Cookie(n.to_string()))
             }
             _ => Err(bad()),
@@ -57,7 +59,13 @@ impl Policy {
     }
 
     /// Pick a peer index for which `usable` is true, or `None`.
-    pub fn pick(&self, n: usize, key: Option<&[u8]>, in_flight: impl Fn(usize) -> (usize, u32), usable: impl Fn(usize) -> bool) -> Option<usize> {
+    pub fn pick(
+        &self,
+        n: usize,
+        key: Option<&[u8]>,
+        in_flight: impl Fn(usize) -> (usize, u32),
+        usable: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
         match self {
             Policy::Schedule { order, next } => {
                 let start = next.fetch_add(1, Ordering::Relaxed);

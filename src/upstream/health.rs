@@ -63,7 +63,8 @@ async fn check_peer(cluster: Arc<Cluster>, i: usize, cfg: HealthConfig) {
 async fn probe(addr: SocketAddr, host: &str, path: Option<&str>) -> std::io::Result<()> {
     let mut stream = TcpStream::connect(addr).await?;
     let Some(path) = path else { return Ok(()) };
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: gatehouse-health\r\nConnection: close\r\n\r\n");
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: gatehouse-health\r\nConnection: close\r\n\r\n");
     stream.write_all(req.as_bytes()).await?;
     let mut buf = [0u8; 64];
     let mut n = 0;
@@ -75,7 +76,11 @@ async fn probe(addr: SocketAddr, host: &str, path: Option<&str>) -> std::io::Res
         n += m;
     }
     let line = &buf[..n];
-    let status_ok = line.len() >= 12 && line.starts_with(b"HTTP/1.") && line[9] == b'2' && line[10].is_ascii_digit() && line[11].is_ascii_digit();
+    let status_ok = line.len() >= 12
+        && line.starts_with(b"HTTP/1.")
+        && line[9] == b'2'
+        && line[10].is_ascii_digit()
+        && line[11].is_ascii_digit();
     if status_ok {
         Ok(())
     } else {

@@ -230,13 +230,7 @@ pub fn build_cluster(c: &ClusterConfig, registry: &HealthRegistry, metrics: &Met
         http.options.read_timeout = Some(c.read_timeout.0);
         http.options.write_timeout = Some(c.write_timeout.0);
         http.options.idle_timeout = Some(c.idle_timeout.0);
-        peers.push(Peer {
-            label: u.addr().to_string(),
-            addr,
-            weight: u.weight(),
-            http,
-            health,
-        });
+        peers.push(Peer { label: u.addr().to_string(), addr, weight: u.weight(), http, health });
     }
     let weights: Vec<u32> = peers.iter().map(|p| p.weight).collect();
     let policy = match c.balance {

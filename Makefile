@@ -1,0 +1,34 @@
+# Gatehouse — see README.md. `make run` and `make test` work on a fresh machine.
+CARGO ?= cargo
+CONFIG ?= conf/gatehouse.toml
+
+.PHONY: build run test lint bench bench-router check-config certs clean-var
+
+build:
+	$(CARGO) build --release
+
+# Starts the demo upstream (an echo server) and the gateway on conf/gatehouse.toml.
+run: build
+	@target/release/gatehouse demo-upstream --listen 127.0.0.1:9000 & \
+	  up=$$!; trap "kill $$up 2>/dev/null" EXIT INT TERM; \
+	  echo "demo upstream on 127.0.0.1:9000, gateway on 127.0.0.1:8080, admin on 127.0.0.1:9080"; \
+	  echo "try: curl -i localhost:8080/demo/hello"; \
+	  target/release/gatehouse serve -c $(CONFIG)
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test: lint
+	$(CARGO) test --all-targets
+
+check-config:
+	$(CARGO) run --quiet -- check -c $(CONFIG)
+
+# End-to-end load test against nginx in the same run (installs nginx and wrk if missing).
+bench:
+	bash bench/e2e.sh
+
+# Router micro-benchmark: 10 vs 10,000 routes.
+bench-router:
+	$(CARGO) bench --bench router

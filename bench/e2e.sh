@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# End-to-end load benchmark: the same wrk load against
+#   (a) the nginx upstream directly, (b) nginx as a plain reverse proxy, (c) Gatehouse (bare route),
+# interleaved over several rounds so that machine noise hits all targets alike.
+# Writes bench/RESULTS.md and prints a median table. Run as root on Debian 12: `bash bench/e2e.sh`.
+#
+# Knobs (environment):
+#   BENCH_DURATION  seconds per measured run      (10)
+#   BENCH_WARMUP    seconds of warm-up before each (2)
+#   BENCH_ROUNDS    interleaved rounds             (3)
+#   BENCH_CONNS     wrk connections                (50)
+#   BENCH_THREADS   wrk threads                    (1)
+#   BENCH_PIN       1 = pin with taskset (proxy on CPU 1; wrk + upstream on CPU 0), 0 = no pinning
+#   BENCH_NO_BUILD  1 = use target/release/gatehouse as it is, do not run cargo
+#   BENCH_KEEP      1 = keep the temp dir (configs, logs, raw wrk output)
+set -euo pipefail
+
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
+CONNS=${BENCH_CONNS:-50}
+THREADS=${BENCH_THREADS:-1}
+PIN=${BENCH_PIN:-1}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN="$ROOT/target/release/gatehouse"
+cd "$ROOT"
+
+log() { printf '[e2e] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- tools
+# Install what is missing. RUNLEVEL=1 stops Debian's postinst from starting the stock nginx
+# service on port 80, which would only add noise to the machine.
+need_pkgs=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx)
+command -v wrk >/dev/null 2>&1 || need_pkgs+=(wrk)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
+command -v taskset >/dev/null 2>&1 || need_pkgs+=(util-linux)
+command -v pgrep >/dev/null 2>&1 || need_pkgs+=(procps)
+# cmake is needed by libz-ng-sys (pingora-core) only when we build.
+if [ "${BENCH_NO_BUILD:-0}" != 1 ] && ! command -v cmake >/dev/null 2>&1; then need_pkgs+=(cmake); fi
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    log "installing: ${need_pkgs[*]}"
+    [ "$(id -u)" = 0 ] || die "need root to apt-get install ${need_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive RUNLEVEL=1
+    apt-get update -qq
+    # Debian 12 ships nginx-light as a transitional name; try the real package first.
+    if ! apt-get install -y -qq "${need_pkgs[@]}" >/dev/null; then
+        pkgs=("${need_pkgs[@]/#nginx/nginx-light}")
+        apt-get install -y -qq "${pkgs[@]}" >/dev/null || die "apt-get install failed"
+    fi
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# ---------------------------------------------------------------- build
+# cargo itself decides whether the binary is stale (a no-op in well under a second when not).
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+    [ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH"
+    log "cargo build --release (fat LTO: several minutes when cold)"
+    cargo build --release || die "cargo build --release failed"
+fi
+[ -x "$BIN" ] || die "$BIN missing (build failed or BENCH_NO_BUILD=1 without a binary)"
+
+# ---------------------------------------------------------------- CPUs
+# Per the notes: the proxy under test gets CPU 1 to itself; wrk and the upstream share CPU 0.
+NCPU=$(nproc)
+if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ]; then
+    PIN_PROXY=(taskset -c 1); PIN_LOAD=(taskset -c 0)
+else
+    PIN=0; PIN_PROXY=(); PIN_LOAD=()
+fi
+
+# ---------------------------------------------------------------- temp dir + cleanup
+WORK=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
+chmod 755 "$WORK"   # nginx workers run as an unprivileged user and may need its temp dirs
+PIDS=()
+cleanup() {
+    local rc=$?
+    for pid in "${PIDS[@]}"; do
+        # SIGINT = fast shutdown for Pingora (SIGTERM would wait out the grace period);
+        # for nginx it is also an immediate stop.
+        kill -INT "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ "$rc" != 0 ]; then
+        for f in "$WORK"/*.log; do
+            [ -s "$f" ] && { log "--- tail of $f"; tail -n 20 "$f" >&2; }
+        done
+    fi
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- ports
+# Bind three sockets to port 0 at once so the kernel hands out three distinct free ports.
+read -r P_UP P_NGX P_GH < <(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in ss))')
+
+# ---------------------------------------------------------------- configs
+# A ~100-byte body, as in the notes' measurements.
+BODY=$(printf 'gatehouse-bench %083d' 0)   # 16 + 83 = 99 chars + "\n" from nginx = 100 bytes
+
+# Shared nginx preamble: foreground master (so $! is its PID), 1 worker, every path inside
+# the instance's own prefix, no access log.
+nginx_conf() { # $1 = dir, $2 = server/upstream blocks
+    mkdir -p "$1/logs" "$1/tmp"
+    cat >"$1/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+    keepalive_requests 1000000;
+$2
+}
+EOF
+}
+
+nginx_conf "$WORK/upstream" "
+    server {
+        listen 127.0.0.1:$P_UP;
+        default_type text/plain;
+        location / { return 200 '$BODY\n'; }
+    }"
+
+nginx_conf "$WORK/nginxproxy" "
+    upstream backend {
+        server 127.0.0.1:$P_UP;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$P_NGX;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }
+    }"
+
+mkdir -p "$WORK/gatehouse"
+cat >"$WORK/gatehouse/gatehouse.toml" <<EOF
+[server]
+listen = ["127.0.0.1:$P_GH"]
+threads = 1
+data_dir = "."
+access_log = "off"
+upstream_keepalive_pool = 1024
+
+[[cluster]]
+name = "bench"
+upstreams = ["127.0.0.1:$P_UP"]
+
+[[api]]
+name = "bench"
+base_path = "/"
+cluster = "bench"
+EOF
+
+for d in upstream nginxproxy; do
+    "$NGINX" -t -q -p "$WORK/$d" -e "$WORK/$d/logs/error.log" -c "$WORK/$d/nginx.conf" \
+        || die "nginx config for $d is invalid"
+done
+"$BIN" check -c "$WORK/gatehouse/gatehouse.toml" >/dev/null || die "gatehouse check failed"
+
+# ---------------------------------------------------------------- start
+# stdout/stderr of each server go to $WORK/NAME.log (shown if the run fails).
+start() { # $1 = name, rest = command; sets LAST_PID
+    local name=$1; shift
+    "$@" >"$WORK/$name.log" 2>&1 &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+}
+start upstream "${PIN_LOAD[@]}" "$NGINX" -p "$WORK/upstream" -e "$WORK/upstream/logs/error.log" \
+    -c "$WORK/upstream/nginx.conf"
+PID_UP=$LAST_PID
+start nginxproxy "${PIN_PROXY[@]}" "$NGINX" -p "$WORK/nginxproxy" -e "$WORK/nginxproxy/logs/error.log" \
+    -c "$WORK/nginxproxy/nginx.conf"
+PID_NGX=$LAST_PID
+start gatehouse "${PIN_PROXY[@]}" "$BIN" serve -c "$WORK/gatehouse/gatehouse.toml"
+PID_GH=$LAST_PID
+
+URL_UP="http://127.0.0.1:$P_UP/"
+URL_NGX="http://127.0.0.1:$P_NGX/"
+URL_GH="http://127.0.0.1:$P_GH/"
+
+# Each target must answer 200 (with the upstream's body) before we measure anything.
+wait_200() { # $1 = name, $2 = url, $3 = pid
+    local code=
+    for _ in $(seq 100); do
+        kill -0 "$3" 2>/dev/null || die "$1 exited during start-up"
+        code=$(curl -s -o "$WORK/$1.probe" -D "$WORK/$1.probe-headers" -w '%{http_code}' "$2" || true)
+        [ "$code" = 200 ] && break
+        sleep 0.1
+    done
+    [ "$code" = 200 ] || die "$1 ($2) did not answer 200 (last status: ${code:-none})"
+    if [ "$1" != upstream ] && ! cmp -s "$WORK/$1.probe" "$WORK/upstream.probe"; then
+        die "$1 returned a different body than the upstream"
+    fi
+    log "$1 answers 200 on $2"
+}
+wait_200 upstream "$URL_UP" "$PID_UP"
+wait_200 nginxproxy "$URL_NGX" "$PID_NGX"
+wait_200 gatehouse "$URL_GH" "$PID_GH"
+# The bare job includes the request id on the response: make sure we benchmark that path.
+grep -qi '^x-request-id:' "$WORK/gatehouse.probe-headers" || die "gatehouse response lacks X-Request-Id"
+
+# ---------------------------------------------------------------- measure
+# utime+stime (clock ticks) of a process plus its direct children: nginx's work happens in
+# its worker, a child of the master we started; Gatehouse is one process (all threads).
+cpu_ticks() { # $1 = pid -> "utime stime"
+    local u=0 s=0 p fields
+    for p in "$1" $(pgrep -P "$1" || true); do
+        # Fields after the ")" of comm: utime is the 12th, stime the 13th.
+        fields=$(sed 's/.*) //' /proc/"$p"/stat 2>/dev/null) || continue
+        set -- $fields
+        u=$((u + ${12})); s=$((s + ${13}))
+    done
+    echo "$u $s"
+}
+
+RAW="$WORK/raw"; mkdir -p "$RAW"
+WRK=("${PIN_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS")
+TARGETS=(upstream nginxproxy gatehouse)
+declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH)
+declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH)
+
+for r in $(seq "$ROUNDS"); do
+    # Rotate the order each round so no target always runs first or last.
+    for i in 0 1 2; do
+        t=${TARGETS[$(( (i + r - 1) % 3 ))]}
+        kill -0 "${PID[$t]}" 2>/dev/null || die "$t died before round $r"
+        "${WRK[@]}" -d"${WARMUP}s" "${URL[$t]}" >/dev/null
+        before=$(cpu_ticks "${PID[$t]}")
+        "${WRK[@]}" -d"${DURATION}s" --latency "${URL[$t]}" >"$RAW/r${r}_$t.wrk"
+        after=$(cpu_ticks "${PID[$t]}")
+        echo "$before $after $(getconf CLK_TCK)" >"$RAW/r${r}_$t.cpu"
+        log "round $r/$ROUNDS $t: $(grep 'Requests/sec' "$RAW/r${r}_$t.wrk" | tr -s ' ')"
+    done
+done
+
+# ---------------------------------------------------------------- report
+# Everything the report needs about how the numbers were made.
+cat >"$RAW/meta.env" <<EOF
+DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+NPROC=$NCPU
+CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+KERNEL=$(uname -srm)
+NGINX_VERSION=$("$NGINX" -v 2>&1 | cut -d/ -f2)
+WRK_VERSION=$(wrk -v 2>&1 | head -n1 | awk '{print $2}')
+GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+GIT_DIRTY=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l)
+ROUNDS=$ROUNDS
+DURATION=$DURATION
+WARMUP=$WARMUP
+CONNS=$CONNS
+THREADS=$THREADS
+PIN=$PIN
+CMD_WRK=${WRK[*]} -d${DURATION}s --latency URL
+CMD_UPSTREAM=${PIN_LOAD[*]} nginx -p DIR -c nginx.conf   (1 worker, return 200, ${#BODY}+1-byte body)
+CMD_NGINXPROXY=${PIN_PROXY[*]} nginx -p DIR -c nginx.conf   (1 worker, keepalive 64, proxy_http_version 1.1)
+CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1, bare route)
+EOF
+cp "$WORK/nginxproxy/nginx.conf" "$RAW/nginxproxy.conf"
+cp "$WORK/gatehouse/gatehouse.toml" "$RAW/gatehouse.toml"
+
+python3 "$ROOT/bench/e2e.py" "$RAW" "$ROOT/bench/RESULTS.md"
