@@ -102,7 +102,10 @@ impl ProxyHttp for Gateway {
     ) -> Box<Error> {
         // Retry only what is safe: an idempotent request whose body can be replayed, before any
         // byte of the response reached the client.
-        let safe = session.req_header().method.is_idempotent()
+        // A request the client got wrong (e.g. a forbidden Connection nomination) is never
+        // retried and never blamed on the peer.
+        let safe = *e.esource() == pingora::ErrorSource::Upstream
+            && session.req_header().method.is_idempotent()
             && !session.as_ref().retry_buffer_truncated()
             && session.response_written().is_none()
             && ctx.upstream_time.is_none();
@@ -166,8 +169,8 @@ impl ProxyHttp for Gateway {
     }
 
     fn suppress_error_log(&self, _s: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
-        // 4xx decided by the gateway are answers, not errors.
-        matches!(e.etype(), ErrorType::HTTPStatus(c) if *c < 500)
+        // 4xx decided by the gateway and malformed client requests are answers, not errors.
+        matches!(e.etype(), ErrorType::HTTPStatus(c) if *c < 500) || *e.esource() == pingora::ErrorSource::Downstream
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {

@@ -109,19 +109,24 @@ fn split_target(req: &pingora_http::RequestHeader) -> Target<'_> {
         };
         return (Cow::Borrowed(p), q, None);
     }
-    // Absolute form (`GET http://host/path`): take path and authority from the parsed URI.
-    match req.uri.authority() {
-        Some(a) => {
-            let p = req.uri.path();
-            let p = if p.is_empty() { "/" } else { p };
-            (
-                Cow::Owned(p.as_bytes().to_vec()),
-                req.uri.query().map(|q| q.as_bytes().to_vec()),
-                Some(a.as_str().to_string()),
-            )
-        }
-        None => (Cow::Borrowed(raw), None, None),
-    }
+    // Absolute form (`GET http://host/path?q`): Pingora keeps it verbatim in `raw_path`.
+    let lower_starts = |p: &[u8]| raw.len() >= p.len() && raw[..p.len()].eq_ignore_ascii_case(p);
+    let rest = if lower_starts(b"http://") {
+        &raw[7..]
+    } else if lower_starts(b"https://") {
+        &raw[8..]
+    } else {
+        return (Cow::Borrowed(raw), None, None);
+    };
+    let end = rest.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(rest.len());
+    let authority = String::from_utf8_lossy(&rest[..end]).to_string();
+    let tail = &rest[end..];
+    let (p, q) = match tail.iter().position(|&b| b == b'?') {
+        Some(i) => (&tail[..i], Some(tail[i + 1..].to_vec())),
+        None => (tail, None),
+    };
+    let p = if p.is_empty() { b"/".to_vec() } else { p.to_vec() };
+    (Cow::Owned(p), q, Some(authority))
 }
 
 /// `Host` value without port, lower-cased, without a trailing dot.

@@ -111,8 +111,9 @@ impl Gateway {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let config = dir.path().join("gatehouse.toml");
+        let log = if server_extra.contains("access_log") { "" } else { "access_log = \"off\"\n" };
         let text = format!(
-            "[server]\nlisten = [\"{addr}\"]\nthreads = 1\ndata_dir = \".\"\naccess_log = \"off\"\n{server_extra}\n\n[admin]\nlisten = \"{admin}\"\n\n{body}\n"
+            "[server]\nlisten = [\"{addr}\"]\nthreads = 1\ndata_dir = \".\"\n{log}{server_extra}\n\n[admin]\nlisten = \"{admin}\"\n\n{body}\n"
         );
         std::fs::write(&config, text).unwrap();
         let stderr = dir.path().join("stderr.log");
@@ -160,6 +161,21 @@ impl Gateway {
 
     pub async fn metrics(&self) -> String {
         self.admin_get("/metrics").await.text()
+    }
+
+    /// Wait until every line is in `/metrics` (the `logging` hook runs just after the response
+    /// is sent, so a count can trail the client by a moment).
+    pub async fn metrics_contain(&self, lines: &[&str]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let m = self.metrics().await;
+            let missing: Vec<&&str> = lines.iter().filter(|l| !m.contains(**l)).collect();
+            if missing.is_empty() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "missing {missing:?} in\n{m}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
