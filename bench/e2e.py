@@ -153,6 +153,7 @@ def write_results(path, raw, meta, runs, summary, errors, warnings):
     dirty = int(meta["GIT_DIRTY"])
     commit = meta["GIT_COMMIT"] + (f" with {dirty} uncommitted change(s) under src/ or Cargo.*"
                                    if dirty else "")
+    busy = " (**not idle**: other work ran on the machine)" if float(meta["LOAD_BEFORE"].split()[0]) > 0.5 else ""
     out = f"""# End-to-end load benchmark
 
 Made by `bash bench/e2e.sh` on {meta['DATE']}. Re-run it to refresh this file; compare targets
@@ -164,6 +165,7 @@ only within one run (run-to-run noise on this machine is about ±10 %).
 - nginx {meta['NGINX_VERSION']}, wrk {meta['WRK_VERSION']}
 - Gatehouse: commit {commit}, `cargo build --release` (fat LTO)
 - Pinning: {pin}
+- Load average (1, 5, 15 min) just before the first run: {meta['LOAD_BEFORE']}{busy}
 
 ## Method
 {meta['ROUNDS']} interleaved rounds (the order rotates each round); in each round every target gets a

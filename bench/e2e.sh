@@ -243,6 +243,12 @@ TARGETS=(upstream nginxproxy gatehouse)
 declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH)
 declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH)
 
+# Other work on this small machine (a parallel cargo build, say) skews every number: note it.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ "$(awk '{print ($1 > 0.5)}' /proc/loadavg)" = 1 ]; then
+    log "WARNING: load average $LOAD_BEFORE before the run: the machine is not idle"
+fi
+
 for r in $(seq "$ROUNDS"); do
     # Rotate the order each round so no target always runs first or last.
     for i in 0 1 2; do
@@ -264,6 +270,7 @@ DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 NPROC=$NCPU
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 KERNEL=$(uname -srm)
+LOAD_BEFORE=$LOAD_BEFORE
 NGINX_VERSION=$("$NGINX" -v 2>&1 | cut -d/ -f2)
 WRK_VERSION=$(wrk -v 2>&1 | head -n1 | awk '{print $2}')
 GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)

@@ -194,7 +194,9 @@ fn pick<'a, T>(list: &'a [Entry<T>], method: u16, allowed: &mut u16) -> Option<&
 mod tests {
     use super::*;
 
-    fn router(routes: &[(&[&str], &str, bool, &[&str], &'static str)]) -> Router<&'static str> {
+    type Spec<'a> = (&'a [&'a str], &'a str, bool, &'a [&'a str], &'static str);
+
+    fn router(routes: &[Spec]) -> Router<&'static str> {
         let mut r = Router::default();
         for (hosts, path, exact, methods, name) in routes {
             let hosts: Vec<String> = hosts.iter().map(|s| s.to_string()).collect();

@@ -69,7 +69,9 @@ pub async fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Option<Response> {
     .flatten()
 }
 
-fn head(buf: &[u8]) -> Option<(u16, Vec<(String, String)>, usize)> {
+type Head = (u16, Vec<(String, String)>, usize);
+
+fn head(buf: &[u8]) -> Option<Head> {
     let mut hs = [httparse::EMPTY_HEADER; 64];
     let mut r = httparse::Response::new(&mut hs);
     match r.parse(buf) {
