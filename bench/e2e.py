@@ -55,12 +55,14 @@ def parse_wrk(text):
 
 
 def parse_cpu(text, requests):
-    """User and system CPU of the target process, in microseconds per request."""
-    u0, s0, u1, s1, hz = (int(x) for x in text.split())
+    """Target's user and system CPU in µs per request, and the % of the machine's CPU time that
+    none of wrk, the upstream or the target used (other work running alongside)."""
+    v = {k: int(x) for k, x in (line.split("=", 1) for line in text.split())}
+    other = 100 * max(v["other_ticks"], 0) / v["machine_ticks"] if v["machine_ticks"] else None
     if not requests:
-        return None, None
-    per_req = 1e6 / hz / requests
-    return (u1 - u0) * per_req, (s1 - s0) * per_req
+        return None, None, other
+    per_req = 1e6 / v["hz"] / requests
+    return v["user_ticks"] * per_req, v["sys_ticks"] * per_req, other
 
 
 def load(raw):
@@ -74,7 +76,7 @@ def load(raw):
         for t, _ in TARGETS:
             run = parse_wrk((raw / f"r{r}_{t}.wrk").read_text())
             run["round"] = r
-            run["user_us"], run["sys_us"] = parse_cpu((raw / f"r{r}_{t}.cpu").read_text(), run["requests"])
+            run["user_us"], run["sys_us"], run["other_pct"] = parse_cpu((raw / f"r{r}_{t}.cpu").read_text(), run["requests"])
             runs[t].append(run)
     return meta, runs
 
@@ -88,7 +90,7 @@ def summarise(runs):
     summary = {}
     for t, _ in TARGETS:
         rs = runs[t]
-        summary[t] = {k: median(r[k] for r in rs) for k in ("rps", "p50", "p99", "user_us", "sys_us")}
+        summary[t] = {k: median(r[k] for r in rs) for k in ("rps", "p50", "p99", "user_us", "sys_us", "other_pct")}
     base = summary[BASELINE]["rps"]
     for t in summary:
         summary[t]["ratio"] = summary[t]["rps"] / base if base else None
@@ -124,14 +126,14 @@ def median_table(summary):
 
 def rounds_table(runs):
     header = ["round", "target", "req/s", "p50 ms", "p99 ms", "requests", "user µs/req", "sys µs/req",
-              "non-2xx", "socket errors"]
+              "non-2xx", "socket errors", "other CPU %"]
     rows = []
     all_runs = sorted((r["round"], i, t, r) for i, (t, _) in enumerate(TARGETS) for r in runs[t])
     for rnd, _, t, r in all_runs:
         sock = ", ".join(f"{k} {v}" for k, v in r["socket"].items()) if r["socket"] else "0"
         rows.append([rnd, t, fmt(r["rps"], ",.0f"), fmt(r["p50"], ".3f"), fmt(r["p99"], ".3f"),
                      f"{r['requests']:,}", fmt(r["user_us"], ".1f"), fmt(r["sys_us"], ".1f"),
-                     r["non2xx"], sock])
+                     r["non2xx"], sock, fmt(r["other_pct"], ".0f")])
     return table(header, rows)
 
 
@@ -153,7 +155,7 @@ def write_results(path, raw, meta, runs, summary, errors, warnings):
     dirty = int(meta["GIT_DIRTY"])
     commit = meta["GIT_COMMIT"] + (f" with {dirty} uncommitted change(s) under src/ or Cargo.*"
                                    if dirty else "")
-    busy = " (**not idle**: other work ran on the machine)" if float(meta["LOAD_BEFORE"].split()[0]) > 0.5 else ""
+    busy = " (**not idle**: other work ran on the machine)" if int(meta["BUSY_BEFORE"]) > 10 else ""
     out = f"""# End-to-end load benchmark
 
 Made by `bash bench/e2e.sh` on {meta['DATE']}. Re-run it to refresh this file; compare targets
@@ -165,7 +167,7 @@ only within one run (run-to-run noise on this machine is about ±10 %).
 - nginx {meta['NGINX_VERSION']}, wrk {meta['WRK_VERSION']}
 - Gatehouse: commit {commit}, `cargo build --release` (fat LTO)
 - Pinning: {pin}
-- Load average (1, 5, 15 min) just before the first run: {meta['LOAD_BEFORE']}{busy}
+- CPU busy during the second before the first run: {meta['BUSY_BEFORE']} %{busy}
 
 ## Method
 {meta['ROUNDS']} interleaved rounds (the order rotates each round); in each round every target gets a

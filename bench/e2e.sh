@@ -243,22 +243,58 @@ TARGETS=(upstream nginxproxy gatehouse)
 declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH)
 declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH)
 
-# Other work on this small machine (a parallel cargo build, say) skews every number: note it.
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-if [ "$(awk '{print ($1 > 0.5)}' /proc/loadavg)" = 1 ]; then
-    log "WARNING: load average $LOAD_BEFORE before the run: the machine is not idle"
+# Other work on this small machine (a parallel cargo build, say) skews every number: sample how
+# busy the CPUs are for one second before measuring, and say so if they are not idle.
+cpu_busy_pct() {
+    local a b
+    a=($(head -n1 /proc/stat)); sleep 1; b=($(head -n1 /proc/stat))
+    # Fields 1-8: user nice system idle iowait irq softirq steal.
+    local total=0 idle i
+    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+    idle=$((b[4] - a[4] + b[5] - a[5]))
+    echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
+}
+BUSY_BEFORE=$(cpu_busy_pct)
+if [ "$BUSY_BEFORE" -gt 10 ]; then
+    log "WARNING: CPUs ${BUSY_BEFORE}% busy before the run: the machine is not idle"
 fi
 
+# Machine-wide CPU ticks from /proc/stat: "busy total", busy = user + nice + system (irq and
+# softirq time is left out: loopback traffic is largely charged there, not to any process).
+sys_ticks() {
+    local c i total=0
+    c=($(head -n1 /proc/stat))
+    for i in 1 2 3 4 5 6 7 8; do total=$((total + c[i])); done
+    echo "$((c[1] + c[2] + c[3])) $total"
+}
+
+HZ=$(getconf CLK_TCK)
+TIMEFORMAT='%3U %3S'   # bash's `time`: user and system seconds of wrk itself
 for r in $(seq "$ROUNDS"); do
     # Rotate the order each round so no target always runs first or last.
     for i in 0 1 2; do
         t=${TARGETS[$(( (i + r - 1) % 3 ))]}
         kill -0 "${PID[$t]}" 2>/dev/null || die "$t died before round $r"
         "${WRK[@]}" -d"${WARMUP}s" "${URL[$t]}" >/dev/null
-        before=$(cpu_ticks "${PID[$t]}")
-        "${WRK[@]}" -d"${DURATION}s" --latency "${URL[$t]}" >"$RAW/r${r}_$t.wrk"
-        after=$(cpu_ticks "${PID[$t]}")
-        echo "$before $after $(getconf CLK_TCK)" >"$RAW/r${r}_$t.cpu"
+        read -r t_u0 t_s0 < <(cpu_ticks "${PID[$t]}")
+        read -r up_u0 up_s0 < <(cpu_ticks "$PID_UP")
+        read -r busy0 total0 < <(sys_ticks)
+        { time "${WRK[@]}" -d"${DURATION}s" --latency "${URL[$t]}" >"$RAW/r${r}_$t.wrk"; } 2>"$RAW/r${r}_$t.time"
+        read -r busy1 total1 < <(sys_ticks)
+        read -r up_u1 up_s1 < <(cpu_ticks "$PID_UP")
+        read -r t_u1 t_s1 < <(cpu_ticks "${PID[$t]}")
+        read -r wrk_u wrk_s < <(tail -n1 "$RAW/r${r}_$t.time")
+        # CPU that neither wrk, the upstream nor the target used: other work on the machine.
+        ours=$(( (t_u1 - t_u0) + (t_s1 - t_s0) ))
+        if [ "$t" != upstream ]; then ours=$(( ours + (up_u1 - up_u0) + (up_s1 - up_s0) )); fi
+        wrk_ticks=$(awk -v u="$wrk_u" -v s="$wrk_s" -v hz="$HZ" 'BEGIN { printf "%d", (u + s) * hz }')
+        cat >"$RAW/r${r}_$t.cpu" <<EOF
+hz=$HZ
+user_ticks=$((t_u1 - t_u0))
+sys_ticks=$((t_s1 - t_s0))
+other_ticks=$(( (busy1 - busy0) - ours - wrk_ticks ))
+machine_ticks=$((total1 - total0))
+EOF
         log "round $r/$ROUNDS $t: $(grep 'Requests/sec' "$RAW/r${r}_$t.wrk" | tr -s ' ')"
     done
 done
@@ -270,7 +306,7 @@ DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 NPROC=$NCPU
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 KERNEL=$(uname -srm)
-LOAD_BEFORE=$LOAD_BEFORE
+BUSY_BEFORE=$BUSY_BEFORE
 NGINX_VERSION=$("$NGINX" -v 2>&1 | cut -d/ -f2)
 WRK_VERSION=$(wrk -v 2>&1 | head -n1 | awk '{print $2}')
 GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)

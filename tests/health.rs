@@ -110,3 +110,19 @@ async fn slow_upstream_is_a_504_problem() {
     // The upstream is fine for requests that do not wait.
     assert_eq!(gw.get("/").await.status, 200);
 }
+
+#[tokio::test]
+async fn every_peer_down_by_health_check_says_no_healthy_upstream() {
+    let a = Upstream::start("a").await;
+    let health =
+        "[cluster.health]\nhttp_path = \"/health\"\ninterval = \"100ms\"\nhealthy_after = 1\nunhealthy_after = 1";
+    let gw = Gateway::start(&simple_config(&[&a], health, "")).await;
+    a.set_healthy(false);
+    let addr = a.addr.to_string();
+    eventually(10, "a unhealthy", || async { upstream_state(&gw, &addr).await["healthy"] == false }).await;
+    let before = a.requests();
+    let r = gw.get("/").await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.json()["detail"], "no healthy upstream is available for this API");
+    assert_eq!(a.requests(), before, "an unhealthy peer gets no traffic");
+}

@@ -24,6 +24,8 @@ pub struct RequestCtx {
     pub tried: u64,
     /// Retries used so far.
     pub retries: u32,
+    /// The status the last failed try would give (502, or 504 for a timeout).
+    pub last_failure: Option<u16>,
     pub upstream_start: Option<Instant>,
     pub upstream_time: Option<Duration>,
     pub body_bytes: u64,
@@ -43,6 +45,7 @@ impl RequestCtx {
             last_peer: None,
             tried: 0,
             retries: 0,
+            last_failure: None,
             upstream_start: None,
             upstream_time: None,
             body_bytes: 0,

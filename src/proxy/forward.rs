@@ -11,21 +11,27 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 pub fn pick_peer(session: &Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
-    let Some(route) = ctx.route.clone() else {
+    let Some(route) = ctx.route.as_ref() else {
         return Error::e_explain(ErrorType::HTTPStatus(404), "no route");
     };
     let cluster = &route.api.cluster;
     let key = cluster.hash_on().map(|on| hash_key(on, session, ctx));
     let Some(i) = cluster.select(key.as_deref(), ctx.tried) else {
-        return Error::e_explain(ErrorType::HTTPStatus(502), "no healthy upstream");
+        // After failed tries, say what went wrong with them rather than "no healthy upstream".
+        let (code, why) = match ctx.last_failure {
+            Some(code) => (code, "no more upstreams to retry"),
+            None => (502, "no healthy upstream"),
+        };
+        return Error::e_explain(ErrorType::HTTPStatus(code), why);
     };
     let peer = &cluster.peers[i];
     peer.health.in_flight.fetch_add(1, Relaxed);
+    let http = Box::new(peer.http.clone());
     ctx.peer = Some(i);
     ctx.last_peer = Some(i);
     ctx.tried |= bit(i);
     ctx.upstream_start = Some(Instant::now());
-    Ok(Box::new(peer.http.clone()))
+    Ok(http)
 }
 
 fn hash_key(on: &HashOn, session: &Session, ctx: &RequestCtx) -> Vec<u8> {
@@ -56,8 +62,10 @@ fn cookie<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a [u8]> {
 
 /// The current peer failed before answering. Count it against the peer (when `blame`), free its
 /// slot, and say whether the request may try another peer within the cluster's `retries`.
-pub fn on_peer_failure(ctx: &mut RequestCtx, blame: bool) -> bool {
+pub fn on_peer_failure(ctx: &mut RequestCtx, e: &Error, blame: bool) -> bool {
     let Some(i) = ctx.release_peer() else { return false };
+    let timeout = matches!(e.etype(), ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout);
+    ctx.last_failure = Some(if timeout { 504 } else { 502 });
     let Some(route) = ctx.route.clone() else { return false };
     let cluster = &route.api.cluster;
     if blame {
@@ -75,8 +83,8 @@ pub fn on_peer_failure(ctx: &mut RequestCtx, blame: bool) -> bool {
 /// Step 7: path rewrite, `X-Forwarded-*`, `X-Request-Id`, then the route's request rewrites.
 /// Pingora has already removed hop-by-hop headers and those the client named in `Connection`,
 /// so nothing added here can be dropped by the client.
-pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &mut RequestCtx) -> Result<()> {
-    let Some(route) = ctx.route.clone() else { return Ok(()) };
+pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &RequestCtx) -> Result<()> {
+    let Some(route) = ctx.route.as_ref() else { return Ok(()) };
     if route.strip > 0 {
         let raw = req.raw_path();
         let rest = raw.get(route.strip..).unwrap_or_default();

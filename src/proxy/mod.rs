@@ -50,7 +50,11 @@ impl ProxyHttp for Gateway {
             respond::send(session, ctx, &p).await?;
             return Ok(true);
         }
-        let Some(route) = ctx.route.clone() else { return Ok(false) };
+        let Some(route) = ctx.route.as_ref() else { return Ok(false) };
+        if route.chain.request.is_empty() {
+            return Ok(false);
+        }
+        let route = route.clone();
         for plugin in &route.chain.request {
             if let crate::plugins::Flow::Respond(p) = plugin.request(session, ctx).await {
                 respond::send(session, ctx, &p).await?;
@@ -87,7 +91,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        let retry = forward::on_peer_failure(ctx, true);
+        let retry = forward::on_peer_failure(ctx, &e, true);
         e.set_retry(retry);
         e
     }
@@ -111,7 +115,7 @@ impl ProxyHttp for Gateway {
             && ctx.upstream_time.is_none();
         let retry = if safe {
             // A reset on a reused keep-alive connection is a stale connection, not a bad peer.
-            forward::on_peer_failure(ctx, !client_reused)
+            forward::on_peer_failure(ctx, &e, !client_reused)
         } else {
             false
         };

@@ -65,7 +65,11 @@ impl Problem {
         let p = match e.etype() {
             HTTPStatus(code) => match *code {
                 413 => Problem::new(413, "the request body is larger than this gateway accepts").closing(),
-                502 => Problem::new(502, "no healthy upstream is available for this API"),
+                502 if e.context.as_ref().is_some_and(|c| c.as_str() == "no healthy upstream") => {
+                    Problem::new(502, "no healthy upstream is available for this API")
+                }
+                502 => Problem::new(502, "the upstream failed to answer"),
+                504 => Problem::new(504, "the upstream did not answer in time"),
                 c => Problem::new(c, "the request could not be processed"),
             },
             ConnectTimedout | ReadTimedout | WriteTimedout => Problem::new(504, "the upstream did not answer in time"),

@@ -5,8 +5,10 @@ use super::ctx::{new_request_id, sane_request_id, RequestCtx};
 use super::path::{normalize, PathError};
 use super::respond::Problem;
 use super::router::{Match, MethodSet};
+use crate::runtime::{Route, Runtime};
 use pingora::proxy::Session;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 pub fn begin(session: &mut Session, ctx: &mut RequestCtx) {
     let req = session.req_header();
@@ -18,13 +20,13 @@ pub fn begin(session: &mut Session, ctx: &mut RequestCtx) {
         let xff = req.headers.get("x-forwarded-for").map(|v| v.as_bytes());
         ctx.client_ip = Some(ctx.rt.settings.trusted.client_ip(peer, xff));
     }
-    if let Err(p) = check_and_route(session, ctx) {
-        ctx.reject = Some(p);
+    match check_and_route(session, &ctx.rt) {
+        Ok(route) => ctx.route = Some(route),
+        Err(p) => ctx.reject = Some(p),
     }
 }
 
-fn check_and_route(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Problem> {
-    let rt = ctx.rt.clone();
+fn check_and_route(session: &mut Session, rt: &Runtime) -> Result<Arc<Route>, Problem> {
     let settings = &rt.settings;
     let req = session.req_header();
     if req.raw_path().len() > settings.max_uri_length {
@@ -81,10 +83,7 @@ fn check_and_route(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Pr
     let host = host_only(host_raw.unwrap_or_default());
     let method = MethodSet::bit(&req.method);
     match rt.router.lookup(&host, path_str, method) {
-        Match::Found(route) => {
-            ctx.route = Some(route.clone());
-            Ok(())
-        }
+        Match::Found(route) => Ok(route.clone()),
         Match::MethodNotAllowed(allowed) => {
             let mut p = Problem::new(405, "this route does not accept this method");
             p.allow = Some(allowed.allow_header());
