@@ -55,14 +55,16 @@ def parse_wrk(text):
 
 
 def parse_cpu(text, requests):
-    """Target's user and system CPU in µs per request, and the % of the machine's CPU time that
-    none of wrk, the upstream or the target used (other work running alongside)."""
+    """Target's user and system CPU in µs per request; the % of the machine's CPU time that none
+    of wrk, the upstream or the target used (other work running alongside); the % stolen by the
+    hypervisor (a busy host)."""
     v = {k: int(x) for k, x in (line.split("=", 1) for line in text.split())}
-    other = 100 * max(v["other_ticks"], 0) / v["machine_ticks"] if v["machine_ticks"] else None
+    pct = lambda ticks: 100 * max(ticks, 0) / v["machine_ticks"] if v["machine_ticks"] else None
+    other, steal = pct(v["other_ticks"]), pct(v["steal_ticks"])
     if not requests:
-        return None, None, other
+        return None, None, other, steal
     per_req = 1e6 / v["hz"] / requests
-    return v["user_ticks"] * per_req, v["sys_ticks"] * per_req, other
+    return v["user_ticks"] * per_req, v["sys_ticks"] * per_req, other, steal
 
 
 def load(raw):
@@ -76,7 +78,8 @@ def load(raw):
         for t, _ in TARGETS:
             run = parse_wrk((raw / f"r{r}_{t}.wrk").read_text())
             run["round"] = r
-            run["user_us"], run["sys_us"], run["other_pct"] = parse_cpu((raw / f"r{r}_{t}.cpu").read_text(), run["requests"])
+            cpu = parse_cpu((raw / f"r{r}_{t}.cpu").read_text(), run["requests"])
+            run["user_us"], run["sys_us"], run["other_pct"], run["steal_pct"] = cpu
             runs[t].append(run)
     return meta, runs
 
@@ -126,14 +129,14 @@ def median_table(summary):
 
 def rounds_table(runs):
     header = ["round", "target", "req/s", "p50 ms", "p99 ms", "requests", "user µs/req", "sys µs/req",
-              "non-2xx", "socket errors", "other CPU %"]
+              "non-2xx", "socket errors", "other CPU %", "steal %"]
     rows = []
     all_runs = sorted((r["round"], i, t, r) for i, (t, _) in enumerate(TARGETS) for r in runs[t])
     for rnd, _, t, r in all_runs:
         sock = ", ".join(f"{k} {v}" for k, v in r["socket"].items()) if r["socket"] else "0"
         rows.append([rnd, t, fmt(r["rps"], ",.0f"), fmt(r["p50"], ".3f"), fmt(r["p99"], ".3f"),
                      f"{r['requests']:,}", fmt(r["user_us"], ".1f"), fmt(r["sys_us"], ".1f"),
-                     r["non2xx"], sock, fmt(r["other_pct"], ".0f")])
+                     r["non2xx"], sock, fmt(r["other_pct"], ".0f"), fmt(r["steal_pct"], ".1f")])
     return table(header, rows)
 
 
@@ -173,7 +176,10 @@ only within one run (run-to-run noise on this machine is about ±10 %).
 {meta['ROUNDS']} interleaved rounds (the order rotates each round); in each round every target gets a
 {meta['WARMUP']} s warm-up run of wrk and then a {meta['DURATION']} s measured run. The table shows medians over the
 rounds. CPU is the target process's own utime + stime from `/proc/PID/stat` (nginx: master +
-worker) over the measured run, divided by the requests wrk completed.
+worker) over the measured run, divided by the requests wrk completed. "other CPU %" is the
+machine's busy time (user + system, both CPUs) that neither wrk, the upstream nor the target
+used; "steal %" is time the hypervisor took from this VM. High values in either mark a round
+whose numbers were disturbed from outside.
 
 Commands (ports are picked free at run time):
 ```
@@ -195,7 +201,7 @@ load:         {meta['CMD_WRK']}
 ## Configs
 nginx proxy (`nginx.conf`):
 ```nginx
-{(raw / 'nginxproxy.conf').read_text().strip()}
+{(raw / 'nginxproxy.conf').read_text().strip().replace(str(raw.parent), '$TMP')}
 ```
 
 Gatehouse (`gatehouse.toml`):

@@ -57,7 +57,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 # ---------------------------------------------------------------- build
 # cargo itself decides whether the binary is stale (a no-op in well under a second when not).
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
-    [ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH"
+    if [ -d "$HOME/.cargo/bin" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi
     log "cargo build --release (fat LTO: several minutes when cold)"
     cargo build --release || die "cargo build --release failed"
 fi
@@ -259,13 +259,15 @@ if [ "$BUSY_BEFORE" -gt 10 ]; then
     log "WARNING: CPUs ${BUSY_BEFORE}% busy before the run: the machine is not idle"
 fi
 
-# Machine-wide CPU ticks from /proc/stat: "busy total", busy = user + nice + system (irq and
-# softirq time is left out: loopback traffic is largely charged there, not to any process).
+# Machine-wide CPU ticks from /proc/stat: "busy steal total", busy = user + nice + system (irq
+# and softirq time is left out: loopback traffic is largely charged there, not to any process).
+# Steal is time the hypervisor gave our vCPUs to someone else: a slower run with high steal
+# was a noisy host, not a slower proxy.
 sys_ticks() {
     local c i total=0
     c=($(head -n1 /proc/stat))
     for i in 1 2 3 4 5 6 7 8; do total=$((total + c[i])); done
-    echo "$((c[1] + c[2] + c[3])) $total"
+    echo "$((c[1] + c[2] + c[3])) ${c[8]} $total"
 }
 
 HZ=$(getconf CLK_TCK)
@@ -278,9 +280,9 @@ for r in $(seq "$ROUNDS"); do
         "${WRK[@]}" -d"${WARMUP}s" "${URL[$t]}" >/dev/null
         read -r t_u0 t_s0 < <(cpu_ticks "${PID[$t]}")
         read -r up_u0 up_s0 < <(cpu_ticks "$PID_UP")
-        read -r busy0 total0 < <(sys_ticks)
+        read -r busy0 steal0 total0 < <(sys_ticks)
         { time "${WRK[@]}" -d"${DURATION}s" --latency "${URL[$t]}" >"$RAW/r${r}_$t.wrk"; } 2>"$RAW/r${r}_$t.time"
-        read -r busy1 total1 < <(sys_ticks)
+        read -r busy1 steal1 total1 < <(sys_ticks)
         read -r up_u1 up_s1 < <(cpu_ticks "$PID_UP")
         read -r t_u1 t_s1 < <(cpu_ticks "${PID[$t]}")
         read -r wrk_u wrk_s < <(tail -n1 "$RAW/r${r}_$t.time")
@@ -293,6 +295,7 @@ hz=$HZ
 user_ticks=$((t_u1 - t_u0))
 sys_ticks=$((t_s1 - t_s0))
 other_ticks=$(( (busy1 - busy0) - ours - wrk_ticks ))
+steal_ticks=$((steal1 - steal0))
 machine_ticks=$((total1 - total0))
 EOF
         log "round $r/$ROUNDS $t: $(grep 'Requests/sec' "$RAW/r${r}_$t.wrk" | tr -s ' ')"
