@@ -5,7 +5,6 @@ use super::{Phases, Plugin};
 use crate::config::HeaderRewrite;
 use crate::proxy::ctx::RequestCtx;
 use http::{HeaderName, HeaderValue};
-use pingora_http::{RequestHeader, ResponseHeader};
 
 #[derive(Default, Debug, Clone)]
 pub struct HeaderOps {
@@ -37,6 +36,17 @@ impl HeaderOps {
     }
 }
 
+impl HeaderOps {
+    fn apply(&self, headers: &mut http::HeaderMap) {
+        for n in &self.remove {
+            headers.remove(n);
+        }
+        for (n, v) in &self.set {
+            headers.insert(n.clone(), v.clone());
+        }
+    }
+}
+
 fn parse_name(k: &str) -> Result<HeaderName, String> {
     HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name {k:?}"))
 }
@@ -56,13 +66,8 @@ impl Plugin for RequestHeaders {
     fn phases(&self) -> Phases {
         Phases { upstream_request: true, ..Default::default() }
     }
-    fn upstream_request(&self, req: &mut RequestHeader, _ctx: &RequestCtx) -> pingora::Result<()> {
-        for n in &self.0.remove {
-            req.remove_header(n);
-        }
-        for (n, v) in &self.0.set {
-            req.insert_header(n.clone(), v.clone())?;
-        }
+    fn upstream_request(&self, req: &mut http::request::Parts, _ctx: &RequestCtx) -> pingora::Result<()> {
+        self.0.apply(&mut req.headers);
         Ok(())
     }
 }
@@ -77,13 +82,8 @@ impl Plugin for ResponseHeaders {
     fn phases(&self) -> Phases {
         Phases { response: true, ..Default::default() }
     }
-    fn response(&self, resp: &mut ResponseHeader, _ctx: &RequestCtx) -> pingora::Result<()> {
-        for n in &self.0.remove {
-            resp.remove_header(n);
-        }
-        for (n, v) in &self.0.set {
-            resp.insert_header(n.clone(), v.clone())?;
-        }
+    fn response(&self, resp: &mut http::response::Parts, _ctx: &RequestCtx) -> pingora::Result<()> {
+        self.0.apply(&mut resp.headers);
         Ok(())
     }
 }

@@ -6,7 +6,6 @@ pub mod headers;
 use crate::proxy::ctx::RequestCtx;
 use crate::proxy::respond::Problem;
 use async_trait::async_trait;
-use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::Session;
 use std::sync::Arc;
 
@@ -35,10 +34,12 @@ pub trait Plugin: Send + Sync {
     async fn request(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Flow {
         Flow::Continue
     }
-    fn upstream_request(&self, _req: &mut RequestHeader, _ctx: &RequestCtx) -> pingora::Result<()> {
+    /// Edit the request sent upstream (as `http` parts: see `proxy::edit`).
+    fn upstream_request(&self, _req: &mut http::request::Parts, _ctx: &RequestCtx) -> pingora::Result<()> {
         Ok(())
     }
-    fn response(&self, _resp: &mut ResponseHeader, _ctx: &RequestCtx) -> pingora::Result<()> {
+    /// Edit the response sent to the client.
+    fn response(&self, _resp: &mut http::response::Parts, _ctx: &RequestCtx) -> pingora::Result<()> {
         Ok(())
     }
 }

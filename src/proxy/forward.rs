@@ -2,10 +2,12 @@
 //! forwarded request's headers, and format the access-log line.
 
 use super::ctx::RequestCtx;
+use super::edit;
 use crate::upstream::{bit, HashOn};
+use http::{HeaderName, HeaderValue};
 use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;
-use pingora::{Error, ErrorType, Result};
+use pingora::{Error, ErrorType, OrErr, Result};
 use pingora_http::RequestHeader;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
@@ -80,9 +82,15 @@ pub fn on_peer_failure(ctx: &mut RequestCtx, e: &Error, blame: bool) -> bool {
     }
 }
 
-/// Step 7: path rewrite, `X-Forwarded-*`, `X-Request-Id`, then the route's request rewrites.
-/// Pingora has already removed hop-by-hop headers and those the client named in `Connection`,
-/// so nothing added here can be dropped by the client.
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Step 7 on the upstream copy of the request: path rewrite, `X-Forwarded-*`, `X-Request-Id`,
+/// then the route's rewrites. Pingora has just removed hop-by-hop headers and those the client
+/// named in `Connection` (naming `Host` or `X-Forwarded-*` is refused with 400), so nothing
+/// added here can be dropped by the client.
 pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &RequestCtx) -> Result<()> {
     let Some(route) = ctx.route.as_ref() else { return Ok(()) };
     if route.strip > 0 {
@@ -96,37 +104,99 @@ pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &Reques
         req.set_raw_path(&target)?;
     }
     let peer_ip = session.client_addr().and_then(|a| a.as_inet()).map(|a| crate::net::canonical(a.ip()));
+    let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
     let trusted = peer_ip.is_some_and(|ip| ctx.rt.settings.trusted.contains(ip));
-    if let Some(ip) = peer_ip {
-        let ip = ip.to_string();
-        match req.headers.get("x-forwarded-for").filter(|_| trusted) {
-            Some(prev) => {
-                let mut v = Vec::with_capacity(prev.len() + 2 + ip.len());
-                v.extend_from_slice(prev.as_bytes());
-                v.extend_from_slice(b", ");
-                v.extend_from_slice(ip.as_bytes());
-                req.insert_header("x-forwarded-for", v)?;
+    edit::request(req, 4 + route.chain.upstream_request.len() * 2, |parts| {
+        let h = &mut parts.headers;
+        if let Some(ip) = peer_ip {
+            let mut buf = IpBuf::default();
+            let ip = buf.format(ip);
+            let value = match h.get(&X_FORWARDED_FOR).filter(|_| trusted) {
+                Some(prev) => {
+                    let mut v = Vec::with_capacity(prev.len() + 2 + ip.len());
+                    v.extend_from_slice(prev.as_bytes());
+                    v.extend_from_slice(b", ");
+                    v.extend_from_slice(ip);
+                    HeaderValue::from_bytes(&v)
+                }
+                None => HeaderValue::from_bytes(ip),
+            };
+            h.insert(X_FORWARDED_FOR.clone(), value.or_err(ErrorType::InvalidHTTPHeader, "x-forwarded-for")?);
+        }
+        if !trusted || !h.contains_key(&X_FORWARDED_PROTO) {
+            h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(if tls { "https" } else { "http" }));
+        }
+        if !trusted || !h.contains_key(&X_FORWARDED_HOST) {
+            match h.get(http::header::HOST).cloned() {
+                Some(host) => h.insert(X_FORWARDED_HOST.clone(), host),
+                None => h.remove(&X_FORWARDED_HOST),
+            };
+        }
+        h.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
+        for plugin in &route.chain.upstream_request {
+            plugin.upstream_request(parts, ctx)?;
+        }
+        Ok(())
+    })
+}
+
+/// Formats an address without going through `fmt` (it is on every request).
+struct IpBuf([u8; 48], usize);
+
+impl Default for IpBuf {
+    fn default() -> Self {
+        IpBuf([0; 48], 0)
+    }
+}
+
+impl IpBuf {
+    fn format(&mut self, ip: std::net::IpAddr) -> &[u8] {
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                let mut n = 0;
+                for (i, octet) in v4.octets().iter().enumerate() {
+                    if i > 0 {
+                        self.0[n] = b'.';
+                        n += 1;
+                    }
+                    let (h, t, o) = (octet / 100, octet / 10 % 10, octet % 10);
+                    if h > 0 {
+                        self.0[n] = b'0' + h;
+                        n += 1;
+                    }
+                    if h > 0 || t > 0 {
+                        self.0[n] = b'0' + t;
+                        n += 1;
+                    }
+                    self.0[n] = b'0' + o;
+                    n += 1;
+                }
+                self.1 = n;
             }
-            None => req.insert_header("x-forwarded-for", ip)?,
+            std::net::IpAddr::V6(v6) => {
+                use std::io::Write;
+                let mut cur = std::io::Cursor::new(&mut self.0[..]);
+                let _ = write!(cur, "{v6}");
+                self.1 = cur.position() as usize;
+            }
+        }
+        &self.0[..self.1]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IpBuf;
+
+    #[test]
+    fn formats_addresses() {
+        for ip in
+            ["0.0.0.0", "127.0.0.1", "10.20.30.40", "255.255.255.255", "1.100.9.99", "::1", "2001:db8::ff00:42:8329"]
+        {
+            let mut b = IpBuf::default();
+            assert_eq!(b.format(ip.parse().unwrap()), ip.as_bytes());
         }
     }
-    if !trusted || !req.headers.contains_key("x-forwarded-proto") {
-        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
-        req.insert_header("x-forwarded-proto", if tls { "https" } else { "http" })?;
-    }
-    if !trusted || !req.headers.contains_key("x-forwarded-host") {
-        match req.headers.get(http::header::HOST).cloned() {
-            Some(host) => req.insert_header("x-forwarded-host", host)?,
-            None => {
-                req.remove_header("x-forwarded-host");
-            }
-        }
-    }
-    req.insert_header("x-request-id", ctx.request_id.clone())?;
-    for plugin in &route.chain.upstream_request {
-        plugin.upstream_request(req, ctx)?;
-    }
-    Ok(())
 }
 
 /// One JSON line for the access log.

@@ -2,6 +2,7 @@
 //! helper so the request's path through DESIGN §3 reads top to bottom.
 
 pub mod ctx;
+mod edit;
 mod forward;
 pub mod path;
 pub mod respond;
@@ -51,14 +52,13 @@ impl ProxyHttp for Gateway {
             return Ok(true);
         }
         let Some(route) = ctx.route.as_ref() else { return Ok(false) };
-        if route.chain.request.is_empty() {
-            return Ok(false);
-        }
-        let route = route.clone();
-        for plugin in &route.chain.request {
-            if let crate::plugins::Flow::Respond(p) = plugin.request(session, ctx).await {
-                respond::send(session, ctx, &p).await?;
-                return Ok(true);
+        if !route.chain.request.is_empty() {
+            let route = route.clone();
+            for plugin in &route.chain.request {
+                if let crate::plugins::Flow::Respond(p) = plugin.request(session, ctx).await {
+                    respond::send(session, ctx, &p).await?;
+                    return Ok(true);
+                }
             }
         }
         Ok(false)
@@ -148,13 +148,14 @@ impl ProxyHttp for Gateway {
     }
 
     async fn response_filter(&self, _s: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
-        resp.insert_header("x-request-id", ctx.request_id.clone())?;
-        if let Some(route) = &ctx.route {
-            for plugin in &route.chain.response {
-                plugin.response(resp, ctx)?;
+        let plugins = ctx.route.as_ref().map(|r| r.chain.response.as_slice()).unwrap_or_default();
+        edit::response(resp, 1 + plugins.len() * 2, |parts| {
+            parts.headers.insert(forward::X_REQUEST_ID.clone(), ctx.request_id.clone());
+            for plugin in plugins {
+                plugin.response(parts, ctx)?;
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {

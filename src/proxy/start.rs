@@ -47,6 +47,11 @@ fn check_and_route(session: &mut Session, rt: &Runtime) -> Result<Arc<Route>, Pr
         }
     }
 
+    // RFC 3986: other bytes travel percent-encoded. Refusing raw ones keeps the target exactly
+    // representable as a URI, so nothing is lost when the request is edited and forwarded.
+    if !req.raw_path().is_ascii() {
+        return Err(Problem::new(400, "the request target must be ASCII; percent-encode other bytes"));
+    }
     // The target: origin form, or absolute form whose authority then acts as the host.
     let (path, query, authority) = split_target(req);
     let path = path.into_owned();
