@@ -2,9 +2,19 @@
 CARGO ?= cargo
 CONFIG ?= conf/gatehouse.toml
 
-.PHONY: build run test lint bench bench-router check-config certs clean-var
+.PHONY: deps build run test lint bench bench-router check-config
 
-build:
+# Build prerequisites from Debian's packages (cmake for libz-ng-sys; OpenSSL headers).
+deps:
+	@missing=""; command -v cmake >/dev/null || missing="$$missing cmake"; \
+	  command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	  dpkg -s libssl-dev >/dev/null 2>&1 || missing="$$missing libssl-dev"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+	    else echo "please install:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; fi; \
+	  fi
+
+build: deps
 	$(CARGO) build --release
 
 # Starts the demo upstream (an echo server) and the gateway on conf/gatehouse.toml.
@@ -15,7 +25,7 @@ run: build
 	  echo "try: curl -i localhost:8080/demo/hello"; \
 	  target/release/gatehouse serve -c $(CONFIG)
 
-lint:
+lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 

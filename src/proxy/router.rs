@@ -2,8 +2,32 @@
 //! suffix, then routes without hosts); paths walk a segment trie. The cost of a lookup depends on
 //! the number of path segments and host labels, never on the number of routes.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
+
+/// Keys are route segments and host names from the config; a request only looks them up, so
+/// a fast non-keyed hash is safe here (nothing an attacker sends is ever inserted).
+#[derive(Default)]
+struct SegmentHasher(u64);
+
+impl Hasher for SegmentHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u8(&mut self, b: u8) {
+        self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<SegmentHasher>>;
 
 /// Methods as bits; `ANY` also covers methods outside the known set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,7 +85,7 @@ struct Node<T> {
 
 impl<T> Default for Node<T> {
     fn default() -> Self {
-        Node { statics: HashMap::new(), param: None, prefix: Vec::new(), exact: Vec::new() }
+        Node { statics: HashMap::default(), param: None, prefix: Vec::new(), exact: Vec::new() }
     }
 }
 
@@ -80,7 +104,7 @@ pub struct Router<T> {
 
 impl<T> Default for Router<T> {
     fn default() -> Self {
-        Router { exact_hosts: HashMap::new(), wildcard_hosts: HashMap::new(), any_host: Node::default() }
+        Router { exact_hosts: HashMap::default(), wildcard_hosts: HashMap::default(), any_host: Node::default() }
     }
 }
 

@@ -17,8 +17,9 @@ pub fn begin(session: &mut Session, ctx: &mut RequestCtx) {
         _ => new_request_id(),
     };
     if let Some(peer) = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()) {
-        let xff = req.headers.get("x-forwarded-for").map(|v| v.as_bytes());
-        ctx.client_ip = Some(ctx.rt.settings.trusted.client_ip(peer, xff));
+        let trusted = &ctx.rt.settings.trusted;
+        let xff = if trusted.is_empty() { None } else { req.headers.get("x-forwarded-for").map(|v| v.as_bytes()) };
+        ctx.client_ip = Some(trusted.client_ip(peer, xff));
     }
     match check_and_route(session, &ctx.rt) {
         Ok(route) => ctx.route = Some(route),
