@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Instructions per request of the gateway under callgrind (repeatable, unlike wall time):
 # counts only while wrk runs, divides by the requests wrk completed.
-# Usage: bench/callgrind.sh CONFIG PORT [SECONDS]   (the config's upstream must be running)
+# Usage: bench/callgrind.sh PORT SECONDS COMMAND...   (its upstream must be running), e.g.
+#   bench/callgrind.sh 18081 10 target/release/gatehouse serve -c bench.toml
+#   bench/callgrind.sh 18082 10 target/release/examples/stock_pingora 127.0.0.1:18082 127.0.0.1:19001
 set -euo pipefail
-conf=$1 port=$2 secs=${3:-10}
-bin=${BIN:-target/release/gatehouse}
+port=$1 secs=$2
+shift 2
 out=$(mktemp -d)
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/cg.out" \
-  "$bin" serve -c "$conf" >"$out/vg.log" 2>&1 &
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/cg.out" "$@" >"$out/vg.log" 2>&1 &
 vg=$!
 trap 'kill -INT $vg 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do curl -fs -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.5; done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end load benchmark: the same wrk load against
 #   (a) the nginx upstream directly, (b) nginx as a plain reverse proxy, (c) Gatehouse (bare route),
+#   (d) stock Pingora (examples/stock_pingora.rs: the leanest stock Pingora proxy, no gateway work),
 # interleaved over several rounds so that machine noise hits all targets alike.
 # Writes bench/RESULTS.md and prints a median table. Run as root on Debian 12: `bash bench/e2e.sh`.
 #
@@ -11,7 +12,8 @@
 #   BENCH_CONNS     wrk connections                (50)
 #   BENCH_THREADS   wrk threads                    (1)
 #   BENCH_PIN       1 = pin with taskset (proxy on CPU 1; wrk + upstream on CPU 0), 0 = no pinning
-#   BENCH_NO_BUILD  1 = use target/release/gatehouse as it is, do not run cargo
+#   BENCH_NO_BUILD  1 = use target/release/gatehouse and target/release/examples/stock_pingora
+#                   as they are, do not run cargo
 #   BENCH_KEEP      1 = keep the temp dir (configs, logs, raw wrk output)
 set -euo pipefail
 
@@ -24,6 +26,7 @@ PIN=${BENCH_PIN:-1}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN="$ROOT/target/release/gatehouse"
+STOCK_BIN="$ROOT/target/release/examples/stock_pingora"
 cd "$ROOT"
 
 log() { printf '[e2e] %s\n' "$*" >&2; }
@@ -60,8 +63,11 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     if [ -d "$HOME/.cargo/bin" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi
     log "cargo build --release (fat LTO: several minutes when cold)"
     cargo build --release || die "cargo build --release failed"
+    log "cargo build --release --example stock_pingora"
+    cargo build --release --example stock_pingora || die "cargo build --release --example stock_pingora failed"
 fi
 [ -x "$BIN" ] || die "$BIN missing (build failed or BENCH_NO_BUILD=1 without a binary)"
+[ -x "$STOCK_BIN" ] || die "$STOCK_BIN missing (build failed or BENCH_NO_BUILD=1 without a binary)"
 
 # ---------------------------------------------------------------- CPUs
 # Per the notes: the proxy under test gets CPU 1 to itself; wrk and the upstream share CPU 0.
@@ -100,10 +106,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- ports
-# Bind three sockets to port 0 at once so the kernel hands out three distinct free ports.
-read -r P_UP P_NGX P_GH < <(python3 -c '
+# Bind four sockets to port 0 at once so the kernel hands out four distinct free ports.
+read -r P_UP P_NGX P_GH P_SP < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(3)]
+ss = [socket.socket() for _ in range(4)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in ss))')
 
@@ -197,10 +203,14 @@ start nginxproxy "${PIN_PROXY[@]}" "$NGINX" -p "$WORK/nginxproxy" -e "$WORK/ngin
 PID_NGX=$LAST_PID
 start gatehouse "${PIN_PROXY[@]}" "$BIN" serve -c "$WORK/gatehouse/gatehouse.toml"
 PID_GH=$LAST_PID
+# Args: listen, upstream, worker threads (1, like Gatehouse's `threads = 1`).
+start stockpingora "${PIN_PROXY[@]}" "$STOCK_BIN" "127.0.0.1:$P_SP" "127.0.0.1:$P_UP" 1
+PID_SP=$LAST_PID
 
 URL_UP="http://127.0.0.1:$P_UP/"
 URL_NGX="http://127.0.0.1:$P_NGX/"
 URL_GH="http://127.0.0.1:$P_GH/"
+URL_SP="http://127.0.0.1:$P_SP/"
 
 # Each target must answer 200 (with the upstream's body) before we measure anything.
 wait_200() { # $1 = name, $2 = url, $3 = pid
@@ -220,12 +230,14 @@ wait_200() { # $1 = name, $2 = url, $3 = pid
 wait_200 upstream "$URL_UP" "$PID_UP"
 wait_200 nginxproxy "$URL_NGX" "$PID_NGX"
 wait_200 gatehouse "$URL_GH" "$PID_GH"
+wait_200 stockpingora "$URL_SP" "$PID_SP"
 # The bare job includes the request id on the response: make sure we benchmark that path.
 grep -qi '^x-request-id:' "$WORK/gatehouse.probe-headers" || die "gatehouse response lacks X-Request-Id"
 
 # ---------------------------------------------------------------- measure
 # utime+stime (clock ticks) of a process plus its direct children: nginx's work happens in
-# its worker, a child of the master we started; Gatehouse is one process (all threads).
+# its worker, a child of the master we started; Gatehouse and stock Pingora are one process each
+# (all threads).
 cpu_ticks() { # $1 = pid -> "utime stime"
     local u=0 s=0 p fields
     for p in "$1" $(pgrep -P "$1" || true); do
@@ -239,9 +251,10 @@ cpu_ticks() { # $1 = pid -> "utime stime"
 
 RAW="$WORK/raw"; mkdir -p "$RAW"
 WRK=("${PIN_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS")
-TARGETS=(upstream nginxproxy gatehouse)
-declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH)
-declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH)
+TARGETS=(upstream nginxproxy gatehouse stockpingora)
+NT=${#TARGETS[@]}
+declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH [stockpingora]=$URL_SP)
+declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH [stockpingora]=$PID_SP)
 
 # Other work on this small machine (a parallel cargo build, say) skews every number: sample how
 # busy the CPUs are for one second before measuring, and say so if they are not idle.
@@ -274,8 +287,8 @@ HZ=$(getconf CLK_TCK)
 TIMEFORMAT='%3U %3S'   # bash's `time`: user and system seconds of wrk itself
 for r in $(seq "$ROUNDS"); do
     # Rotate the order each round so no target always runs first or last.
-    for i in 0 1 2; do
-        t=${TARGETS[$(( (i + r - 1) % 3 ))]}
+    for i in $(seq 0 $((NT - 1))); do
+        t=${TARGETS[$(( (i + r - 1) % NT ))]}
         kill -0 "${PID[$t]}" 2>/dev/null || die "$t died before round $r"
         "${WRK[@]}" -d"${WARMUP}s" "${URL[$t]}" >/dev/null
         read -r t_u0 t_s0 < <(cpu_ticks "${PID[$t]}")
@@ -314,6 +327,7 @@ NGINX_VERSION=$("$NGINX" -v 2>&1 | cut -d/ -f2)
 WRK_VERSION=$(wrk -v 2>&1 | head -n1 | awk '{print $2}')
 GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l)
+PINGORA_VERSION=$(awk '/^name = "pingora-core"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock 2>/dev/null || echo unknown)
 ROUNDS=$ROUNDS
 DURATION=$DURATION
 WARMUP=$WARMUP
@@ -324,6 +338,7 @@ CMD_WRK=${WRK[*]} -d${DURATION}s --latency URL
 CMD_UPSTREAM=${PIN_LOAD[*]} nginx -p DIR -c nginx.conf   (1 worker, return 200, ${#BODY}+1-byte body)
 CMD_NGINXPROXY=${PIN_PROXY[*]} nginx -p DIR -c nginx.conf   (1 worker, keepalive 64, proxy_http_version 1.1)
 CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1, bare route)
+CMD_STOCKPINGORA=${PIN_PROXY[*]} target/release/examples/stock_pingora 127.0.0.1:PORT 127.0.0.1:UPSTREAM_PORT 1   (listen, upstream, threads)
 EOF
 cp "$WORK/nginxproxy/nginx.conf" "$RAW/nginxproxy.conf"
 cp "$WORK/gatehouse/gatehouse.toml" "$RAW/gatehouse.toml"

@@ -4,6 +4,12 @@ mod common;
 use common::*;
 use std::collections::HashMap;
 
+/// In-flight count of each upstream of the first cluster, from the admin API.
+async fn in_flight(gw: &Gateway) -> Vec<u64> {
+    let c = gw.admin_get("/clusters").await.json();
+    c["clusters"][0]["upstreams"].as_array().unwrap().iter().map(|u| u["in_flight"].as_u64().unwrap()).collect()
+}
+
 async fn tally(gw: &Gateway, n: usize, headers: &[(&str, &str)]) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
     for _ in 0..n {
@@ -79,36 +85,12 @@ async fn least_request_avoids_the_busy_upstream() {
     let parked: Vec<_> = (0..2)
         .map(|_| tokio::spawn(async move { request(addr, "GET", "/x", &[("x-echo-delay-ms", "1500")], b"").await }))
         .collect();
-    eventually(5, "two requests in flight", || async {
-        gw.admin_get("/clusters").await.json()["clusters"][0]["upstreams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["in_flight"].as_u64().unwrap())
-            .sum::<u64>()
-            == 2
-    })
-    .await;
-    let clusters = gw.admin_get("/clusters").await.json();
-    let loads: Vec<u64> = clusters["clusters"][0]["upstreams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["in_flight"].as_u64().unwrap())
-        .collect();
+    eventually(5, "two requests in flight", || async { in_flight(&gw).await.iter().sum::<u64>() == 2 }).await;
+    let loads = in_flight(&gw).await;
     assert_eq!(loads, vec![1, 1], "least_request spread the parked requests");
     // Now make one peer busier: park one more, then the next quick ones go to the other.
     let extra = tokio::spawn(async move { request(addr, "GET", "/x", &[("x-echo-delay-ms", "1500")], b"").await });
-    eventually(5, "three in flight", || async {
-        gw.admin_get("/clusters").await.json()["clusters"][0]["upstreams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["in_flight"].as_u64().unwrap())
-            .sum::<u64>()
-            == 3
-    })
-    .await;
+    eventually(5, "three in flight", || async { in_flight(&gw).await.iter().sum::<u64>() == 3 }).await;
     let clusters = gw.admin_get("/clusters").await.json();
     let ups = clusters["clusters"][0]["upstreams"].as_array().unwrap();
     let idle = ups.iter().find(|u| u["in_flight"] == 1).unwrap()["addr"].as_str().unwrap().to_string();

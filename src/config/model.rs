@@ -129,10 +129,11 @@ pub struct ClusterConfig {
     pub connect_timeout: HumanDuration,
     #[serde(default = "d_60s")]
     pub read_timeout: HumanDuration,
-    #[serde(default = "d_60s")]
-    pub write_timeout: HumanDuration,
-    #[serde(default = "d_60s")]
-    pub idle_timeout: HumanDuration,
+    /// Unset: no timer (writes of the request body are bounded by the client's own pace).
+    pub write_timeout: Option<HumanDuration>,
+    /// Unset: idle pooled connections stay until the upstream closes them or the pool
+    /// (`server.upstream_keepalive_pool`) evicts them. Each timer costs on every request.
+    pub idle_timeout: Option<HumanDuration>,
     #[serde(default = "one")]
     pub retries: u32,
     /// Passive health: consecutive connect failures that eject a peer (0 = never eject).

@@ -125,13 +125,13 @@ fn cluster(c: &ClusterConfig, p: &str, err: &mut Err) {
         _ => {}
     }
     for (key, d) in [
-        ("connect_timeout", c.connect_timeout),
-        ("read_timeout", c.read_timeout),
+        ("connect_timeout", Some(c.connect_timeout)),
+        ("read_timeout", Some(c.read_timeout)),
         ("write_timeout", c.write_timeout),
         ("idle_timeout", c.idle_timeout),
-        ("eject_for", c.eject_for),
+        ("eject_for", Some(c.eject_for)),
     ] {
-        if d.0.is_zero() {
+        if d.is_some_and(|d| d.0.is_zero()) {
             err(format!("{p}.{key}"), "must be greater than zero".into());
         }
     }

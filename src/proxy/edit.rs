@@ -7,9 +7,28 @@
 use http::{request, response, Method};
 use pingora::Result;
 use pingora_http::{RequestHeader, ResponseHeader};
+use std::sync::OnceLock;
+
+/// Empty headers to stand in while the real one is taken apart; cloning an empty one is cheaper
+/// than building one.
+fn empty_request() -> Result<RequestHeader> {
+    static EMPTY: OnceLock<Option<RequestHeader>> = OnceLock::new();
+    match EMPTY.get_or_init(|| RequestHeader::build_no_case(Method::GET, b"/", Some(0)).ok()) {
+        Some(h) => Ok(h.clone()),
+        None => RequestHeader::build_no_case(Method::GET, b"/", Some(0)),
+    }
+}
+
+fn empty_response() -> Result<ResponseHeader> {
+    static EMPTY: OnceLock<Option<ResponseHeader>> = OnceLock::new();
+    match EMPTY.get_or_init(|| ResponseHeader::build_no_case(200, Some(0)).ok()) {
+        Some(h) => Ok(h.clone()),
+        None => ResponseHeader::build_no_case(200, Some(0)),
+    }
+}
 
 pub fn request(req: &mut RequestHeader, extra: usize, f: impl FnOnce(&mut request::Parts) -> Result<()>) -> Result<()> {
-    let placeholder = RequestHeader::build_no_case(Method::GET, b"/", Some(0))?;
+    let placeholder = empty_request()?;
     let mut parts: request::Parts = std::mem::replace(req, placeholder).into();
     parts.headers.reserve(extra);
     let r = f(&mut parts);
@@ -22,7 +41,7 @@ pub fn response(
     extra: usize,
     f: impl FnOnce(&mut response::Parts) -> Result<()>,
 ) -> Result<()> {
-    let placeholder = ResponseHeader::build_no_case(200, Some(0))?;
+    let placeholder = empty_response()?;
     let mut parts: response::Parts = std::mem::replace(resp, placeholder).into();
     parts.headers.reserve(extra);
     let r = f(&mut parts);

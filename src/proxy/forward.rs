@@ -109,7 +109,7 @@ pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &Reques
     edit::request(req, 4 + route.chain.upstream_request.len() * 2, |parts| {
         let h = &mut parts.headers;
         if let Some(ip) = peer_ip {
-            let mut buf = IpBuf::default();
+            let mut buf = crate::net::IpBuf::default();
             let ip = buf.format(ip);
             let value = match h.get(&X_FORWARDED_FOR).filter(|_| trusted) {
                 Some(prev) => {
@@ -138,65 +138,6 @@ pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &Reques
         }
         Ok(())
     })
-}
-
-/// Formats an address without going through `fmt` (it is on every request).
-struct IpBuf([u8; 48], usize);
-
-impl Default for IpBuf {
-    fn default() -> Self {
-        IpBuf([0; 48], 0)
-    }
-}
-
-impl IpBuf {
-    fn format(&mut self, ip: std::net::IpAddr) -> &[u8] {
-        match ip {
-            std::net::IpAddr::V4(v4) => {
-                let mut n = 0;
-                for (i, octet) in v4.octets().iter().enumerate() {
-                    if i > 0 {
-                        self.0[n] = b'.';
-                        n += 1;
-                    }
-                    let (h, t, o) = (octet / 100, octet / 10 % 10, octet % 10);
-                    if h > 0 {
-                        self.0[n] = b'0' + h;
-                        n += 1;
-                    }
-                    if h > 0 || t > 0 {
-                        self.0[n] = b'0' + t;
-                        n += 1;
-                    }
-                    self.0[n] = b'0' + o;
-                    n += 1;
-                }
-                self.1 = n;
-            }
-            std::net::IpAddr::V6(v6) => {
-                use std::io::Write;
-                let mut cur = std::io::Cursor::new(&mut self.0[..]);
-                let _ = write!(cur, "{v6}");
-                self.1 = cur.position() as usize;
-            }
-        }
-        &self.0[..self.1]
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::IpBuf;
-
-    #[test]
-    fn formats_addresses() {
-        for ip in
-            ["0.0.0.0", "127.0.0.1", "10.20.30.40", "255.255.255.255", "1.100.9.99", "::1", "2001:db8::ff00:42:8329"]
-        {
-            let mut b = IpBuf::default();
-            assert_eq!(b.format(ip.parse().unwrap()), ip.as_bytes());
-        }
-    }
 }
 
 /// One JSON line for the access log.

@@ -136,16 +136,18 @@ fn split_target(req: &pingora_http::RequestHeader) -> Target<'_> {
 
 /// `Host` value without port, lower-cased, without a trailing dot.
 fn host_only(h: &[u8]) -> Cow<'_, str> {
-    let s = std::str::from_utf8(h).unwrap_or("");
-    let s = if s.starts_with('[') {
-        s.split_once(']').map(|(a, _)| &s[..a.len() + 1]).unwrap_or(s)
+    let end = if h.first() == Some(&b'[') {
+        h.iter().position(|&b| b == b']').map_or(h.len(), |i| i + 1)
     } else {
-        s.rsplit_once(':').map(|(a, _)| a).unwrap_or(s)
+        h.iter().rposition(|&b| b == b':').unwrap_or(h.len())
     };
-    let s = s.strip_suffix('.').unwrap_or(s);
-    if s.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(s.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(s)
+    let mut host = &h[..end];
+    if host.last() == Some(&b'.') {
+        host = &host[..host.len() - 1];
+    }
+    match std::str::from_utf8(host) {
+        Ok(s) if s.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Owned(s.to_ascii_lowercase()),
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Borrowed(""),
     }
 }

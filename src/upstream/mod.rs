@@ -228,8 +228,8 @@ pub fn build_cluster(c: &ClusterConfig, registry: &HealthRegistry, metrics: &Met
         let mut http = HttpPeer::new(addr, false, String::new());
         http.options.connection_timeout = Some(c.connect_timeout.0);
         http.options.read_timeout = Some(c.read_timeout.0);
-        http.options.write_timeout = Some(c.write_timeout.0);
-        http.options.idle_timeout = Some(c.idle_timeout.0);
+        http.options.write_timeout = c.write_timeout.map(|d| d.0);
+        http.options.idle_timeout = c.idle_timeout.map(|d| d.0);
         peers.push(Peer { label: u.addr().to_string(), addr, weight: u.weight(), http, health });
     }
     let weights: Vec<u32> = peers.iter().map(|p| p.weight).collect();
