@@ -17,6 +17,9 @@ pub struct EchoState {
     /// Requests received (health checks excluded), including those reset or failed on purpose.
     pub requests: AtomicU64,
     pub health_checks: AtomicU64,
+    /// TCP connections accepted, and of those still open.
+    pub connections: AtomicU64,
+    pub open_connections: AtomicU64,
 }
 
 impl EchoState {
@@ -26,6 +29,8 @@ impl EchoState {
             healthy: AtomicBool::new(true),
             requests: AtomicU64::new(0),
             health_checks: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            open_connections: AtomicU64::new(0),
         })
     }
 }
@@ -34,8 +39,14 @@ impl EchoState {
 pub async fn serve(listener: TcpListener, state: Arc<EchoState>) {
     let mut conns = tokio::task::JoinSet::new();
     while let Ok((stream, _)) = listener.accept().await {
+        state.connections.fetch_add(1, Relaxed);
+        state.open_connections.fetch_add(1, Relaxed);
         let _ = stream.set_nodelay(true);
-        conns.spawn(connection(stream, state.clone()));
+        let st = state.clone();
+        conns.spawn(async move {
+            connection(stream, st.clone()).await;
+            st.open_connections.fetch_sub(1, Relaxed);
+        });
         while conns.try_join_next().is_some() {}
     }
 }
