@@ -30,7 +30,7 @@ lint: deps
 	$(CARGO) clippy --all-targets -- -D warnings
 
 test: lint
-	$(CARGO) test --all-targets
+	$(CARGO) test --lib --bins --tests --benches
 
 check-config:
 	$(CARGO) run --quiet -- check -c $(CONFIG)
