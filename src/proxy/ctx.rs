@@ -29,6 +29,8 @@ pub struct RequestCtx {
     pub upstream_start: Option<Instant>,
     pub upstream_time: Option<Duration>,
     pub body_bytes: u64,
+    /// `Connection` nominations and WebSocket upgrade, found at request start.
+    pub hop: super::hop::HopInfo,
     pub counted: bool,
 }
 
@@ -49,6 +51,7 @@ impl RequestCtx {
             upstream_start: None,
             upstream_time: None,
             body_bytes: 0,
+            hop: Default::default(),
             counted: false,
         }
     }

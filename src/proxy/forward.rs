@@ -87,10 +87,9 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Step 7 on the upstream copy of the request: path rewrite, `X-Forwarded-*`, `X-Request-Id`,
-/// then the route's rewrites. Pingora has just removed hop-by-hop headers and those the client
-/// named in `Connection` (naming `Host` or `X-Forwarded-*` is refused with 400), so nothing
-/// added here can be dropped by the client.
+/// Step 7 on the upstream copy of the request: path rewrite, hop-by-hop and `Connection`-named
+/// fields removed (`hop.rs`), then `X-Forwarded-*`, `X-Request-Id` and the route's rewrites —
+/// added after the removal, so a client can never make the gateway drop a header it adds.
 pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &RequestCtx) -> Result<()> {
     let Some(route) = ctx.route.as_ref() else { return Ok(()) };
     if route.strip > 0 {
@@ -108,6 +107,7 @@ pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &Reques
     let trusted = peer_ip.is_some_and(|ip| ctx.rt.settings.trusted.contains(ip));
     edit::request(req, 4 + route.chain.upstream_request.len() * 2, |parts| {
         let h = &mut parts.headers;
+        super::hop::strip(h, &ctx.hop);
         if let Some(ip) = peer_ip {
             let mut buf = crate::net::IpBuf::default();
             let ip = buf.format(ip);

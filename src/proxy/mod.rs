@@ -4,6 +4,7 @@
 pub mod ctx;
 mod edit;
 mod forward;
+mod hop;
 pub mod path;
 pub mod respond;
 pub mod router;

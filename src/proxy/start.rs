@@ -21,6 +21,13 @@ pub fn begin(session: &mut Session, ctx: &mut RequestCtx) {
         let xff = if trusted.is_empty() { None } else { req.headers.get("x-forwarded-for").map(|v| v.as_bytes()) };
         ctx.client_ip = Some(trusted.client_ip(peer, xff));
     }
+    match super::hop::inspect(session.req_header()) {
+        Ok(hop) => ctx.hop = hop,
+        Err(detail) => {
+            ctx.reject = Some(Problem::new(400, detail).closing());
+            return;
+        }
+    }
     match check_and_route(session, &ctx.rt) {
         Ok(route) => ctx.route = Some(route),
         Err(p) => ctx.reject = Some(p),

@@ -9,7 +9,7 @@ pub use balancer::{hash64, HashOn, Policy};
 
 use crate::config::{Balance, ClusterConfig, HealthConfig};
 use crate::metrics::Metrics;
-use pingora::upstreams::peer::HttpPeer;
+use pingora::upstreams::peer::{HttpPeer, HttpUpstreamRequestPolicy};
 use prometheus::IntGauge;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -230,6 +230,8 @@ pub fn build_cluster(c: &ClusterConfig, registry: &HealthRegistry, metrics: &Met
         http.options.read_timeout = Some(c.read_timeout.0);
         http.options.write_timeout = c.write_timeout.map(|d| d.0);
         http.options.idle_timeout = c.idle_timeout.map(|d| d.0);
+        // Hop-by-hop fields are handled by the gateway (proxy/hop.rs), more cheaply.
+        http.options.http_upstream_request_policy = HttpUpstreamRequestPolicy::preserve();
         peers.push(Peer { label: u.addr().to_string(), addr, weight: u.weight(), http, health });
     }
     let weights: Vec<u32> = peers.iter().map(|p| p.weight).collect();
