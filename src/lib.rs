@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod net;
 pub mod plugins;
 pub mod proxy;
+pub mod reload;
 pub mod runtime;
 pub mod server;
 pub mod upstream;

@@ -86,6 +86,23 @@ impl Metrics {
         self.upstream_healthy.with_label_values(&[cluster, upstream])
     }
 
+    /// (cluster, upstream) pairs that currently have a health gauge.
+    pub fn upstream_gauge_labels(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for family in self.registry.gather() {
+            if family.name() != "gatehouse_upstream_healthy" {
+                continue;
+            }
+            for m in family.get_metric() {
+                let get = |n: &str| m.get_label().iter().find(|l| l.name() == n).map(|l| l.value().to_string());
+                if let (Some(c), Some(u)) = (get("cluster"), get("upstream")) {
+                    out.push((c, u));
+                }
+            }
+        }
+        out
+    }
+
     pub fn remove_upstream_gauge(&self, cluster: &str, upstream: &str) {
         let _ = self.upstream_healthy.remove_label_values(&[cluster, upstream]);
     }

@@ -5,6 +5,7 @@ use crate::access_log::AccessLog;
 use crate::admin::AdminApp;
 use crate::config::LoadedConfig;
 use crate::proxy::Gateway;
+use crate::reload::{Reloader, SighupService};
 use crate::runtime::{self, Shared};
 use crate::upstream::health::HealthService;
 use arc_swap::ArcSwap;
@@ -36,6 +37,7 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     shared.health.retain(&rt.clusters, &shared.metrics);
     shared.metrics.config_reloads.with_label_values(&["ok"]).inc();
     let handle = Arc::new(ArcSwap::from_pointee(rt));
+    let reloader = Arc::new(Reloader::new(loaded.clone(), handle.clone(), shared.clone()));
 
     let s = &loaded.config.server;
     let data_dir = loaded.resolve(&s.data_dir);
@@ -71,10 +73,12 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     }
     server.add_service(proxy);
     server.add_service(background_service("health checks", HealthService { runtime: handle.clone() }));
+    server.add_service(background_service("reload on SIGHUP", SighupService(reloader.clone())));
 
     if let Some(admin) = &loaded.config.admin {
         let token = admin.token.clone().or_else(|| admin.token_env.as_ref().and_then(|v| std::env::var(v).ok()));
-        let app = AdminApp { runtime: handle.clone(), shared: shared.clone(), token, started: Instant::now() };
+        let app =
+            AdminApp { runtime: handle.clone(), shared: shared.clone(), reloader, token, started: Instant::now() };
         let mut svc = Service::new("gatehouse admin".to_string(), app);
         svc.add_tcp(&admin.listen);
         server.add_service(svc);

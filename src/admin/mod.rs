@@ -1,6 +1,7 @@
 //! The admin listener: `/status`, `/metrics`, `/apis`, `/clusters`. Served as a Pingora
 //! service so its socket is handed over on a binary upgrade like the proxy's.
 
+use crate::reload::Reloader;
 use crate::runtime::{RuntimeHandle, Shared};
 use async_trait::async_trait;
 use http::{Response, StatusCode};
@@ -13,6 +14,7 @@ use std::time::{Instant, SystemTime};
 pub struct AdminApp {
     pub runtime: RuntimeHandle,
     pub shared: Arc<Shared>,
+    pub reloader: Arc<Reloader>,
     pub token: Option<String>,
     pub started: Instant,
 }
@@ -43,7 +45,24 @@ impl ServeHttp for AdminApp {
                 .unwrap_or_default(),
             ("GET", "/apis") => json_response(200, &self.apis()),
             ("GET", "/clusters") => json_response(200, &self.clusters()),
-            (_, "/status" | "/metrics" | "/apis" | "/clusters") => problem(405, "method not allowed"),
+            ("POST", "/reload") => match self.reloader.reload().await {
+                Ok(st) => json_response(200, &json!({ "reload": st })),
+                Err(st) => {
+                    let body = json!({
+                        "type": "about:blank",
+                        "title": "Unprocessable Content",
+                        "status": 422,
+                        "detail": "the config file is invalid; the running config keeps serving",
+                        "errors": st.errors,
+                    });
+                    Response::builder()
+                        .status(422)
+                        .header(http::header::CONTENT_TYPE, "application/problem+json")
+                        .body(serde_json::to_vec(&body).unwrap_or_default())
+                        .unwrap_or_default()
+                }
+            },
+            (_, "/status" | "/metrics" | "/apis" | "/clusters" | "/reload") => problem(405, "method not allowed"),
             _ => problem(404, "no such admin endpoint"),
         }
     }
@@ -60,7 +79,9 @@ impl AdminApp {
             "config": {
                 "file": rt.source.display().to_string(),
                 "loaded_at": humantime::format_rfc3339_seconds(rt.loaded_at).to_string(),
+                "hash": self.reloader.status().config_hash,
             },
+            "last_reload": self.reloader.status(),
             "apis": rt.apis.len(),
             "clusters": rt.clusters.len(),
             "requests_in_flight": self.shared.metrics.in_flight.get(),

@@ -50,6 +50,8 @@ impl std::error::Error for ConfigErrors {}
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
     pub file: PathBuf,
+    /// sha256 of the file's bytes, lowercase hex.
+    pub hash: String,
     pub base_dir: PathBuf,
     pub config: Config,
 }
@@ -72,9 +74,13 @@ pub fn load_file(file: &Path) -> Result<LoadedConfig, ConfigErrors> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| fail(vec![ConfigError::new("(file)", format!("cannot read: {e}"))]))?;
     let config = load_str(&text).map_err(fail)?;
+    let hash = {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    };
     let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
-    Ok(LoadedConfig { file: file.to_path_buf(), base_dir, config })
+    Ok(LoadedConfig { file: file.to_path_buf(), hash, base_dir, config })
 }
 
 /// Parse and validate config text; every problem is returned, not only the first.

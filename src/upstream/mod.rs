@@ -189,30 +189,49 @@ pub fn bit(i: usize) -> u64 {
     1u64 << i.min(63)
 }
 
-/// Health state by (cluster, upstream), kept across reloads.
+/// Health state by (cluster, upstream, health-check config), kept across reloads: a reload that
+/// leaves a peer and its checks alone keeps what was learned about it; changed checks start fresh.
 #[derive(Default)]
 pub struct HealthRegistry {
-    peers: Mutex<HashMap<(String, String), Arc<PeerHealth>>>,
+    peers: Mutex<HashMap<PeerKey, Arc<PeerHealth>>>,
 }
 
+type PeerKey = (String, String, Option<HealthConfig>);
+
 impl HealthRegistry {
-    fn get(&self, cluster: &str, label: &str, metrics: &Metrics) -> Arc<PeerHealth> {
+    fn get(&self, cluster: &str, label: &str, health: &Option<HealthConfig>, metrics: &Metrics) -> Arc<PeerHealth> {
         let mut map = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry((cluster.to_string(), label.to_string()))
+        map.entry((cluster.to_string(), label.to_string(), health.clone()))
             .or_insert_with(|| Arc::new(PeerHealth::new(metrics.upstream_gauge(cluster, label))))
             .clone()
     }
 
-    /// Forget peers that the newest config no longer has.
+    /// Forget peers that the running config no longer has.
     pub fn retain(&self, clusters: &[Arc<Cluster>], metrics: &Metrics) {
         let mut map = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|(c, u), _| {
-            let keep = clusters.iter().any(|cl| &cl.name == c && cl.peers.iter().any(|p| &p.label == u));
-            if !keep {
-                metrics.remove_upstream_gauge(c, u);
+        let live = |c: &str, u: &str, h: Option<&Option<HealthConfig>>| {
+            clusters
+                .iter()
+                .any(|cl| cl.name == c && h.is_none_or(|h| cl.health == *h) && cl.peers.iter().any(|p| p.label == u))
+        };
+        map.retain(|(c, u, h), _| live(c, u, Some(h)));
+        for (c, u) in metrics.upstream_gauge_labels() {
+            if !live(&c, &u, None) {
+                metrics.remove_upstream_gauge(&c, &u);
             }
-            keep
-        });
+        }
+        // A peer whose checks changed has a fresh state object: its gauge follows that one.
+        for ((_, _, _), h) in map.iter() {
+            h.refresh_gauge();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.peers.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -221,7 +240,7 @@ pub fn build_cluster(c: &ClusterConfig, registry: &HealthRegistry, metrics: &Met
     let mut peers = Vec::with_capacity(c.upstreams.len());
     for u in &c.upstreams {
         let addr = crate::config::resolve_addr(u.addr())?;
-        let health = registry.get(&c.name, u.addr(), metrics);
+        let health = registry.get(&c.name, u.addr(), &c.health, metrics);
         if c.health.is_none() {
             health.clear_active();
         }

@@ -127,3 +127,42 @@ fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
         b = &b[size + 2..];
     }
 }
+
+/// One keep-alive connection for several requests in a row.
+pub struct KeepAlive {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl KeepAlive {
+    pub async fn connect(addr: SocketAddr) -> KeepAlive {
+        KeepAlive { stream: TcpStream::connect(addr).await.expect("connect"), buf: Vec::new() }
+    }
+
+    /// Send a request and read its response; `None` if the connection was closed.
+    pub async fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> Option<Response> {
+        let mut raw = format!("GET {path} HTTP/1.1\r\nHost: test.local\r\n");
+        for (n, v) in headers {
+            raw.push_str(&format!("{n}: {v}\r\n"));
+        }
+        raw.push_str("\r\n");
+        self.stream.write_all(raw.as_bytes()).await.ok()?;
+        let mut chunk = [0u8; 16384];
+        tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Some(resp) = parse(&self.buf) {
+                    let (_, _, n) = head(&self.buf)?;
+                    self.buf.drain(..n + resp.body.len());
+                    return Some(resp);
+                }
+                match self.stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+}

@@ -106,16 +106,28 @@ impl Gateway {
         Self::start_with("", body).await
     }
 
+    fn config_text(addr: SocketAddr, admin: SocketAddr, server_extra: &str, body: &str) -> String {
+        let log = if server_extra.contains("access_log") { "" } else { "access_log = \"off\"\n" };
+        format!(
+            "[server]\nlisten = [\"{addr}\"]\nthreads = 1\ndata_dir = \".\"\n{log}{server_extra}\n\n[admin]\nlisten = \"{admin}\"\n\n{body}\n"
+        )
+    }
+
+    /// Replace the config file's body (same listeners), e.g. before a reload.
+    pub fn rewrite(&self, body: &str) {
+        std::fs::write(&self.config, Self::config_text(self.addr, self.admin, "", body)).unwrap();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     async fn try_start(server_extra: &str, body: &str) -> Result<Gateway, String> {
         let dir = tempfile::tempdir().unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let config = dir.path().join("gatehouse.toml");
-        let log = if server_extra.contains("access_log") { "" } else { "access_log = \"off\"\n" };
-        let text = format!(
-            "[server]\nlisten = [\"{addr}\"]\nthreads = 1\ndata_dir = \".\"\n{log}{server_extra}\n\n[admin]\nlisten = \"{admin}\"\n\n{body}\n"
-        );
-        std::fs::write(&config, text).unwrap();
+        std::fs::write(&config, Self::config_text(addr, admin, server_extra, body)).unwrap();
         let stderr = dir.path().join("stderr.log");
         let child = Command::new(BIN)
             .args(["serve", "-c"])
@@ -152,6 +164,10 @@ impl Gateway {
 
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
         request(self.addr, method, path, headers, body).await
+    }
+
+    pub async fn admin_post(&self, path: &str) -> Response {
+        request(self.admin, "POST", path, &[], b"").await
     }
 
     /// `GET` on the admin listener.
