@@ -22,7 +22,7 @@ pub fn pick_peer(session: &Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer
         // After failed tries, say what went wrong with them rather than "no healthy upstream".
         let (code, why) = match ctx.last_failure {
             Some(code) => (code, "no more upstreams to retry"),
-            None => (502, "no healthy upstream"),
+            None => (502, super::respond::NO_HEALTHY_UPSTREAM),
         };
         return Error::e_explain(ErrorType::HTTPStatus(code), why);
     };

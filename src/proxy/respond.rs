@@ -12,6 +12,9 @@ use std::borrow::Cow;
 /// answer; larger or chunked bodies close the connection instead.
 const DRAIN_LIMIT: u64 = 64 * 1024;
 
+/// Error context set by peer selection when no peer is usable (as opposed to peers that failed).
+pub const NO_HEALTHY_UPSTREAM: &str = "no healthy upstream";
+
 #[derive(Debug, Clone)]
 pub struct Problem {
     pub status: u16,
@@ -65,7 +68,7 @@ impl Problem {
         let p = match e.etype() {
             HTTPStatus(code) => match *code {
                 413 => Problem::new(413, "the request body is larger than this gateway accepts").closing(),
-                502 if e.context.as_ref().is_some_and(|c| c.as_str() == "no healthy upstream") => {
+                502 if e.context.as_ref().is_some_and(|c| c.as_str() == NO_HEALTHY_UPSTREAM) => {
                     Problem::new(502, "no healthy upstream is available for this API")
                 }
                 502 => Problem::new(502, "the upstream failed to answer"),
