@@ -1,4 +1,4 @@
-//! `gatehouse serve | check | hash-key`.
+//! `gatehouse serve | check | upgrade | hash-key`.
 
 use clap::{Parser, Subcommand};
 use gatehouse::config;
@@ -30,6 +30,15 @@ enum Command {
         #[arg(long)]
         daemon: bool,
     },
+    /// Replace the running gatehouse (found by `server.pid_file`) with this binary, handing the
+    /// listening sockets over: no connection is refused and requests in flight finish.
+    Upgrade {
+        #[arg(short = 'c', long = "config", default_value = "conf/gatehouse.toml")]
+        config: PathBuf,
+        /// Give up (leaving the old process serving, when it was not yet told to quit) after this long.
+        #[arg(long, default_value = "30s")]
+        timeout: humantime::Duration,
+    },
     /// Validate a config file: exit 0 if valid, else print every problem and exit 1.
     Check {
         #[arg(short = 'c', long = "config", default_value = "conf/gatehouse.toml")]
@@ -47,11 +56,18 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // A daemon changes its working directory to `/`: keep the config path valid for reloads.
+    if let Command::Serve { config, .. } | Command::Upgrade { config, .. } = &mut cli.command {
+        if let Ok(abs) = std::path::absolute(&*config) {
+            *config = abs;
+        }
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,gatehouse=info")).init();
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Serve { config, upgrade, daemon } => {
+            gatehouse::lifecycle::ignore_early_sighup();
             let loaded = match load(&config) {
                 Ok(l) => l,
                 Err(code) => return code,
@@ -64,6 +80,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Upgrade { config, timeout } => upgrade(&config, timeout.into()),
         Command::DemoUpstream { listen, name } => demo_upstream(&listen, &name),
         Command::HashKey => {
             let mut key = String::new();
@@ -105,6 +122,30 @@ fn check(path: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(code) => code,
+    }
+}
+
+fn upgrade(path: &std::path::Path, timeout: std::time::Duration) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("cannot find this binary's path: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match gatehouse::upgrade::upgrade(&loaded, &exe, timeout) {
+        Ok(u) => {
+            println!("upgraded: pid {} is draining, pid {} is serving", u.old_pid, u.new_pid);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("upgrade failed: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

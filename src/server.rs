@@ -4,6 +4,7 @@
 use crate::access_log::AccessLog;
 use crate::admin::AdminApp;
 use crate::config::LoadedConfig;
+use crate::lifecycle::{self, DrainService};
 use crate::proxy::Gateway;
 use crate::reload::{Reloader, SighupService};
 use crate::runtime::{self, Shared};
@@ -40,16 +41,12 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     let reloader = Arc::new(Reloader::new(loaded.clone(), handle.clone(), shared.clone()));
 
     let s = &loaded.config.server;
-    let data_dir = loaded.resolve(&s.data_dir);
-    std::fs::create_dir_all(&data_dir).map_err(|e| StartError::Io(data_dir.display().to_string(), e))?;
-    let path_in_data = |p: &Option<String>, default: &str| match p {
-        Some(p) => loaded.resolve(p).display().to_string(),
-        None => data_dir.join(default).display().to_string(),
-    };
+    let files = ProcessFiles::of(&loaded);
+    std::fs::create_dir_all(&files.data_dir).map_err(|e| StartError::Io(files.data_dir.display().to_string(), e))?;
     let conf = ServerConf {
         threads: s.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
-        pid_file: path_in_data(&s.pid_file, "gatehouse.pid"),
-        upgrade_sock: path_in_data(&s.upgrade_sock, "upgrade.sock"),
+        pid_file: files.pid_file.display().to_string(),
+        upgrade_sock: files.upgrade_sock.display().to_string(),
         grace_period_seconds: Some(s.grace_period.0.as_secs()),
         graceful_shutdown_timeout_seconds: Some(s.grace_period.0.as_secs().max(1)),
         upstream_keepalive_pool_size: s.upstream_keepalive_pool,
@@ -58,7 +55,13 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     };
     let opt = Opt { upgrade: opts.upgrade, daemon: opts.daemon, ..Opt::default() };
     let mut server = Server::new_with_opt_and_conf(opt, conf);
+    // With --upgrade this waits (a few seconds at most) for the old process's sockets; it runs
+    // before any fork, so `gatehouse upgrade` must send SIGQUIT while this process waits.
     server.bootstrap();
+    if !opts.daemon {
+        lifecycle::write_pid_file(&files.pid_file)
+            .map_err(|e| StartError::Io(format!("server.pid_file {}", files.pid_file.display()), e))?;
+    }
 
     let access_log = match s.access_log.as_str() {
         "off" | "stdout" | "stderr" => AccessLog::open(&s.access_log),
@@ -66,6 +69,7 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     }
     .map_err(|e| StartError::Io(format!("server.access_log {:?}", s.access_log), e))?;
 
+    let log_pending = access_log.as_ref().map(|l| l.pending.clone());
     let gateway = Gateway { runtime: handle.clone(), shared: shared.clone(), access_log };
     let mut proxy = pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "gatehouse proxy");
     for addr in &s.listen {
@@ -74,6 +78,7 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     server.add_service(proxy);
     server.add_service(background_service("health checks", HealthService { runtime: handle.clone() }));
     server.add_service(background_service("reload on SIGHUP", SighupService(reloader.clone())));
+    server.add_service(background_service("drain", DrainService { shared: shared.clone(), log_pending }));
 
     if let Some(admin) = &loaded.config.admin {
         let token = admin.token.clone().or_else(|| admin.token_env.as_ref().and_then(|v| std::env::var(v).ok()));
@@ -85,4 +90,28 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     }
     log::info!("gatehouse: proxy on {}", s.listen.join(", "));
     server.run_forever()
+}
+
+/// Where a config puts this process's files: `data_dir`, the pid file and the upgrade socket
+/// (both default into `data_dir`). `serve` and `upgrade` must agree on them.
+pub struct ProcessFiles {
+    pub data_dir: std::path::PathBuf,
+    pub pid_file: std::path::PathBuf,
+    pub upgrade_sock: std::path::PathBuf,
+}
+
+impl ProcessFiles {
+    pub fn of(loaded: &LoadedConfig) -> ProcessFiles {
+        let s = &loaded.config.server;
+        let data_dir = loaded.resolve(&s.data_dir);
+        let in_data = |p: &Option<String>, default: &str| match p {
+            Some(p) => loaded.resolve(p),
+            None => data_dir.join(default),
+        };
+        ProcessFiles {
+            pid_file: in_data(&s.pid_file, "gatehouse.pid"),
+            upgrade_sock: in_data(&s.upgrade_sock, "upgrade.sock"),
+            data_dir,
+        }
+    }
 }

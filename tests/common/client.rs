@@ -136,33 +136,56 @@ pub struct KeepAlive {
 
 impl KeepAlive {
     pub async fn connect(addr: SocketAddr) -> KeepAlive {
-        KeepAlive { stream: TcpStream::connect(addr).await.expect("connect"), buf: Vec::new() }
+        Self::try_connect(addr).await.expect("connect")
+    }
+
+    pub async fn try_connect(addr: SocketAddr) -> std::io::Result<KeepAlive> {
+        Ok(KeepAlive { stream: TcpStream::connect(addr).await?, buf: Vec::new() })
     }
 
     /// Send a request and read its response; `None` if the connection was closed.
     pub async fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> Option<Response> {
+        match self.try_get(path, headers).await {
+            Outcome::Response(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Like `get`, but tells a connection closed before any byte of a response (what a server
+    /// closing an idle keep-alive connection looks like) from one that broke mid-response.
+    pub async fn try_get(&mut self, path: &str, headers: &[(&str, &str)]) -> Outcome {
         let mut raw = format!("GET {path} HTTP/1.1\r\nHost: test.local\r\n");
         for (n, v) in headers {
             raw.push_str(&format!("{n}: {v}\r\n"));
         }
         raw.push_str("\r\n");
-        self.stream.write_all(raw.as_bytes()).await.ok()?;
+        if self.stream.write_all(raw.as_bytes()).await.is_err() {
+            return Outcome::Closed;
+        }
         let mut chunk = [0u8; 16384];
-        tokio::time::timeout(Duration::from_secs(30), async {
+        let read = tokio::time::timeout(Duration::from_secs(30), async {
             loop {
                 if let Some(resp) = parse(&self.buf) {
-                    let (_, _, n) = head(&self.buf)?;
+                    let Some((_, _, n)) = head(&self.buf) else { return Outcome::Broken };
                     self.buf.drain(..n + resp.body.len());
-                    return Some(resp);
+                    return Outcome::Response(resp);
                 }
                 match self.stream.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return None,
+                    Ok(0) | Err(_) if self.buf.is_empty() => return Outcome::Closed,
+                    Ok(0) | Err(_) => return Outcome::Broken,
                     Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 }
             }
         })
-        .await
-        .ok()
-        .flatten()
+        .await;
+        read.unwrap_or(Outcome::Broken)
     }
+}
+
+pub enum Outcome {
+    Response(Response),
+    /// Closed or reset before any byte of a response arrived.
+    Closed,
+    /// Broken mid-response, or no response within 30 s.
+    Broken,
 }

@@ -1,0 +1,97 @@
+//! Process lifecycle around Pingora's server loop: the pid file, and leaving as soon as the
+//! last in-flight request is done once a graceful stop (SIGTERM, or SIGQUIT for a binary
+//! upgrade) has begun. Pingora alone would sleep the whole `grace_period` before exiting.
+
+use crate::runtime::Shared;
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a draining process looks at its in-flight count.
+const DRAIN_POLL: Duration = Duration::from_millis(20);
+/// The longest a drained process waits for the access-log thread to write what is queued.
+const LOG_FLUSH_WAIT: Duration = Duration::from_secs(1);
+
+/// Exits the process when a graceful stop has begun and no request is in flight. Pingora's own
+/// `grace_period` sleep stays in place as the upper bound.
+pub struct DrainService {
+    pub shared: Arc<Shared>,
+    /// Access-log lines queued but not yet written (`None` when the access log is off).
+    pub log_pending: Option<Arc<AtomicUsize>>,
+}
+
+#[async_trait]
+impl BackgroundService for DrainService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                return;
+            }
+        }
+        let in_flight = &self.shared.metrics.in_flight;
+        log::info!("graceful stop: no longer accepting; {} request(s) in flight", in_flight.get());
+        while in_flight.get() > 0 {
+            tokio::time::sleep(DRAIN_POLL).await;
+        }
+        if let Some(pending) = &self.log_pending {
+            let deadline = tokio::time::Instant::now() + LOG_FLUSH_WAIT;
+            while pending.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(DRAIN_POLL).await;
+            }
+        }
+        log::info!("graceful stop: every request finished, exiting");
+        std::process::exit(0);
+    }
+}
+
+/// Write this process's pid (foreground runs; `--daemon` has Pingora write it after the fork).
+pub fn write_pid_file(path: &Path) -> std::io::Result<()> {
+    let tmp = path.with_extension("pid.tmp");
+    std::fs::write(&tmp, format!("{}\n", std::process::id()))?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The pid in `path`, if the file holds one and that process is alive.
+pub fn running_pid(path: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
+    (pid > 0 && is_alive(pid)).then_some(pid)
+}
+
+pub fn is_alive(pid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks that the process exists; no memory is involved.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+pub fn signal(pid: i32, sig: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: kill(2) takes plain integers; a bad pid or signal is reported through errno.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Whether `pid` has a SIGHUP handler installed (Linux `/proc/PID/status`, `SigCgt`): the
+/// sign that its services have started and a reload signal would be acted on, not lost.
+pub fn handles_sighup(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return false };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (libc::SIGHUP - 1)) != 0)
+}
+
+/// Until the reload handler is installed, a SIGHUP (e.g. a reload sent right after an
+/// upgrade) must not kill the process, which is SIGHUP's default action.
+pub fn ignore_early_sighup() {
+    // SAFETY: setting a signal's disposition to SIG_IGN touches no Rust state.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+}
