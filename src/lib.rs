@@ -11,4 +11,5 @@ pub mod proxy;
 pub mod reload;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 pub mod upstream;
