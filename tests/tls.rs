@@ -251,3 +251,26 @@ ca_file = "nope.pem"
         }
     }
 }
+
+#[tokio::test]
+async fn reload_applies_new_certificates() {
+    let up = Upstream::start("plain").await;
+    let certs = tempfile::tempdir().unwrap();
+    let ca = Ca::new(certs.path(), "r");
+    let (old_crt, old_key) = ca.issue("old", &["old.localhost"]);
+    let (new_crt, new_key) = ca.issue("new", &["new.localhost"]);
+    let tls: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let extra = format!("[[server.tls]]\nlisten = \"{tls}\"\ncert = {old_crt:?}\nkey = {old_key:?}\n");
+    let gw = Gateway::start_with(&extra, &common::simple_config(&[&up], "", "")).await;
+    wait_listening(tls).await;
+    let cafile = ca.ca_file("r");
+    let s = connect(tls, None, false, &cafile, H1, None).await.unwrap();
+    assert_eq!(peer_names(&s)[0], "old.localhost");
+    let text = std::fs::read_to_string(&gw.config).unwrap();
+    let text = text.replace(old_crt.to_str().unwrap(), new_crt.to_str().unwrap());
+    std::fs::write(&gw.config, text.replace(old_key.to_str().unwrap(), new_key.to_str().unwrap())).unwrap();
+    let r = gw.admin_post("/reload").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let s = connect(tls, None, false, &cafile, H1, None).await.unwrap();
+    assert_eq!(peer_names(&s)[0], "new.localhost");
+}
