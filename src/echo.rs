@@ -2,7 +2,8 @@
 //! upstream the integration tests run on port 0. It answers with JSON describing the request
 //! it received. Headers let a caller steer it: `x-echo-status: 503`, `x-echo-delay-ms: 200`,
 //! `x-echo-reset: 1` (close the connection with a TCP reset, no response). A request with
-//! `Upgrade: websocket` gets `101` and then every byte is echoed back raw (no frame parsing).
+//! `Upgrade: websocket` gets `101` (its headers as JSON in `x-echo-headers`) and then every
+//! byte is echoed back raw (no frame parsing).
 
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -123,7 +124,11 @@ pub async fn connection<S: EchoIo>(mut stream: S, state: Arc<EchoState>) {
         buf.drain(..head_len);
         if upgrade {
             state.requests.fetch_add(1, Relaxed);
-            let head = "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n";
+            // The request's headers ride along as JSON, as the body would carry them otherwise.
+            let seen = serde_json::to_string(&hdrs).unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\nx-echo-headers: {seen}\r\n\r\n"
+            );
             if stream.write_all(head.as_bytes()).await.is_err() || stream.write_all(&buf).await.is_err() {
                 return;
             }
