@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CONFIG ?= conf/gatehouse.toml
 
-.PHONY: deps build run test lint bench bench-router check-config
+.PHONY: deps build run test lint bench bench-router check-config certs
 
 # Build prerequisites from Debian's packages (cmake for libz-ng-sys; OpenSSL headers).
 deps:
@@ -42,3 +42,20 @@ bench:
 # Router micro-benchmark: 10 vs 10,000 routes.
 bench-router:
 	$(CARGO) bench --bench router
+
+# Development certificates: a local CA and a server certificate for localhost, 127.0.0.1 and
+# api.localhost, under certs/ (keys are git-ignored). Kept if present; `rm certs/*.pem` to redo.
+certs: certs/server.pem
+certs/server.pem:
+	@mkdir -p certs
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+	  -subj "/CN=Gatehouse dev CA" -keyout certs/ca-key.pem -out certs/ca.pem \
+	  -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign"
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+	  -keyout certs/server-key.pem -out certs/server.csr
+	printf 'subjectAltName=DNS:localhost,DNS:api.localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > certs/server.ext
+	openssl x509 -req -in certs/server.csr -CA certs/ca.pem -CAkey certs/ca-key.pem -CAcreateserial \
+	  -days 825 -extfile certs/server.ext -out certs/server.pem
+	@rm -f certs/server.csr certs/server.ext certs/ca.srl
+	@chmod 600 certs/*-key.pem
+	@echo "certs/ca.pem (trust this: curl --cacert certs/ca.pem), certs/server.pem + certs/server-key.pem"

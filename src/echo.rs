@@ -1,13 +1,15 @@
 //! A small HTTP/1.1 echo server: the upstream `make run` starts for the demo API, and the
 //! upstream the integration tests run on port 0. It answers with JSON describing the request
 //! it received. Headers let a caller steer it: `x-echo-status: 503`, `x-echo-delay-ms: 200`,
-//! `x-echo-reset: 1` (close the connection with a TCP reset, no response).
+//! `x-echo-reset: 1` (close the connection with a TCP reset, no response). A request with
+//! `Upgrade: websocket` gets `101` (its headers as JSON in `x-echo-headers`) and then every
+//! byte is echoed back raw (no frame parsing).
 
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 pub struct EchoState {
@@ -53,7 +55,27 @@ pub async fn serve(listener: TcpListener, state: Arc<EchoState>) {
 
 const MAX_HEAD: usize = 64 * 1024;
 
-async fn connection(mut stream: TcpStream, state: Arc<EchoState>) {
+/// A stream the echo server can answer on; `reset` aborts the connection (a TCP RST).
+pub trait EchoIo: AsyncRead + AsyncWrite + Unpin + Send {
+    fn reset(&self);
+}
+
+impl EchoIo for TcpStream {
+    fn reset(&self) {
+        // A zero linger makes close send RST at once; it does not block.
+        #[allow(deprecated)]
+        let _ = self.set_linger(Some(Duration::ZERO));
+    }
+}
+
+impl EchoIo for pingora::tls::tokio_ssl::SslStream<TcpStream> {
+    fn reset(&self) {
+        self.get_ref().reset();
+    }
+}
+
+/// Serve requests on one connection until it closes.
+pub async fn connection<S: EchoIo>(mut stream: S, state: Arc<EchoState>) {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     loop {
         // Read a request head.
@@ -80,7 +102,7 @@ async fn connection(mut stream: TcpStream, state: Arc<EchoState>) {
         let method = req.method.unwrap_or("").to_string();
         let path = req.path.unwrap_or("").to_string();
         let mut hdrs = Map::new();
-        let (mut content_length, mut chunked, mut close) = (0usize, false, false);
+        let (mut content_length, mut chunked, mut close, mut upgrade) = (0usize, false, false, false);
         for h in req.headers.iter() {
             let name = h.name.to_ascii_lowercase();
             let value = String::from_utf8_lossy(h.value).to_string();
@@ -88,6 +110,7 @@ async fn connection(mut stream: TcpStream, state: Arc<EchoState>) {
                 "content-length" => content_length = value.trim().parse().unwrap_or(0),
                 "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
                 "connection" => close = value.eq_ignore_ascii_case("close"),
+                "upgrade" => upgrade = value.eq_ignore_ascii_case("websocket"),
                 _ => {}
             }
             match hdrs.get_mut(&name) {
@@ -99,6 +122,24 @@ async fn connection(mut stream: TcpStream, state: Arc<EchoState>) {
             }
         }
         buf.drain(..head_len);
+        if upgrade {
+            state.requests.fetch_add(1, Relaxed);
+            // The request's headers ride along as JSON, as the body would carry them otherwise.
+            let seen = serde_json::to_string(&hdrs).unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\nx-echo-headers: {seen}\r\n\r\n"
+            );
+            if stream.write_all(head.as_bytes()).await.is_err() || stream.write_all(&buf).await.is_err() {
+                return;
+            }
+            let mut chunk = [0u8; 8192];
+            while let Ok(n @ 1..) = stream.read(&mut chunk).await {
+                if stream.write_all(&chunk[..n]).await.is_err() {
+                    return;
+                }
+            }
+            return;
+        }
         let body = if chunked {
             read_chunked(&mut stream, &mut buf).await
         } else {
@@ -111,9 +152,7 @@ async fn connection(mut stream: TcpStream, state: Arc<EchoState>) {
             state.requests.fetch_add(1, Relaxed);
         }
         if get("x-echo-reset").is_some() {
-            // A zero linger makes close send RST at once; it does not block.
-            #[allow(deprecated)]
-            let _ = stream.set_linger(Some(Duration::ZERO));
+            stream.reset();
             return;
         }
         if let Some(ms) = get("x-echo-delay-ms").and_then(|v| v.parse::<u64>().ok()) {
@@ -152,7 +191,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+async fn fill<S: EchoIo>(stream: &mut S, buf: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 8192];
     match stream.read(&mut chunk).await {
         Ok(0) | Err(_) => false,
@@ -163,7 +202,7 @@ async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
     }
 }
 
-async fn read_exact(stream: &mut TcpStream, buf: &mut Vec<u8>, n: usize) -> Option<Vec<u8>> {
+async fn read_exact<S: EchoIo>(stream: &mut S, buf: &mut Vec<u8>, n: usize) -> Option<Vec<u8>> {
     while buf.len() < n {
         if !fill(stream, buf).await {
             return None;
@@ -172,7 +211,7 @@ async fn read_exact(stream: &mut TcpStream, buf: &mut Vec<u8>, n: usize) -> Opti
     Some(buf.drain(..n).collect())
 }
 
-async fn read_chunked(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+async fn read_chunked<S: EchoIo>(stream: &mut S, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let line_end = loop {

@@ -12,5 +12,6 @@ pub mod proxy;
 pub mod reload;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 pub mod upgrade;
 pub mod upstream;

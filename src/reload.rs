@@ -135,6 +135,8 @@ impl Reloader {
         check("grace_period", o.grace_period != n.grace_period);
         check("access_log", o.access_log != n.access_log);
         check("upstream_keepalive_pool", o.upstream_keepalive_pool != n.upstream_keepalive_pool);
+        // Certificates are read per handshake from the runtime; listener addresses are bound once.
+        check("tls listen addresses", crate::tls::listen_addrs(&old) != crate::tls::listen_addrs(new));
         let admin = |c: &LoadedConfig| {
             c.config.admin.as_ref().map(|a| (a.listen.clone(), a.token.clone(), a.token_env.clone()))
         };

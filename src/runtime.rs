@@ -56,6 +56,8 @@ pub struct Runtime {
     pub apis: Vec<Arc<Api>>,
     pub clusters: Vec<Arc<Cluster>>,
     pub settings: Settings,
+    /// Certificates of the TLS listeners, chosen per handshake by SNI.
+    pub tls: crate::tls::TlsCerts,
     /// Metric handles for requests that matched no route.
     pub unrouted: ApiMetrics,
     pub loaded_at: SystemTime,
@@ -80,7 +82,12 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
     let mut clusters: HashMap<&str, Arc<Cluster>> = HashMap::new();
     let mut cluster_list = Vec::new();
     for (i, c) in cfg.clusters.iter().enumerate() {
-        match build_cluster(c, &shared.health, &shared.metrics) {
+        // A failed TLS setup is reported; the cluster is still built so APIs naming it resolve.
+        let tls = crate::tls::upstream::UpstreamTls::build(c, &format!("cluster[{i}]"), loaded).unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
+        match build_cluster(c, tls, &shared.health, &shared.metrics) {
             Ok(built) => {
                 let built = Arc::new(built);
                 clusters.insert(&c.name, built.clone());
@@ -89,6 +96,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             Err(e) => errors.push(ConfigError::new(format!("cluster[{i}]"), e)),
         }
     }
+    let tls = crate::tls::load(loaded, &mut errors);
     let mut router = Router::default();
     let mut apis = Vec::new();
     for (i, a) in cfg.apis.iter().enumerate() {
@@ -165,6 +173,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             max_uri_length: s.max_uri_length,
             allow_encoded_slash: s.allow_encoded_slash,
         },
+        tls,
         unrouted: shared.metrics.api("-"),
         loaded_at: SystemTime::now(),
         source: loaded.file.clone(),

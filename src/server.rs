@@ -75,6 +75,8 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     for addr in &s.listen {
         proxy.add_tcp(addr);
     }
+    crate::tls::add_listeners(&mut proxy, &loaded, &handle)
+        .map_err(|e| StartError::Io(e, std::io::Error::other("TLS setup")))?;
     server.add_service(proxy);
     server.add_service(background_service("health checks", HealthService { runtime: handle.clone() }));
     server.add_service(background_service("reload on SIGHUP", SighupService(reloader.clone())));

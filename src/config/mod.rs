@@ -9,7 +9,7 @@ mod validate;
 pub use model::*;
 use std::fmt;
 use std::path::{Path, PathBuf};
-pub use validate::{resolve as resolve_addr, METHODS};
+pub use validate::{host_of, resolve as resolve_addr, METHODS};
 
 /// One problem in a config file: where (a key path such as `api[0].cluster`) and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

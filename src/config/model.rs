@@ -36,6 +36,27 @@ pub struct ServerConfig {
     pub access_log: String,
     /// Idle upstream connections kept per proxy process (Pingora's keep-alive pool).
     pub upstream_keepalive_pool: usize,
+    /// `[[server.tls]]`: TLS listeners; entries with the same `listen` share one listener.
+    pub tls: Vec<TlsListenerConfig>,
+}
+
+/// One `[[server.tls]]` entry: an address and one certificate (`cert` + `key`) and/or a
+/// `certs` list; the certificate is chosen per handshake by SNI.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsListenerConfig {
+    pub listen: String,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    #[serde(default)]
+    pub certs: Vec<CertKeyConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertKeyConfig {
+    pub cert: String,
+    pub key: String,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +75,7 @@ impl Default for ServerConfig {
             allow_encoded_slash: false,
             access_log: "stdout".into(),
             upstream_keepalive_pool: 1024,
+            tls: Vec::new(),
         }
     }
 }
@@ -143,8 +165,25 @@ pub struct ClusterConfig {
     #[serde(default = "d_10s")]
     pub eject_for: HumanDuration,
     pub health: Option<HealthConfig>,
+    /// Speak TLS to the upstreams.
+    #[serde(default)]
+    pub tls: bool,
+    /// SNI and the name the certificate must carry; default: the upstream's host when it is a
+    /// name (an IP address gives none, so `sni` is then required unless `verify = false`).
+    pub sni: Option<String>,
+    /// PEM bundle of trusted CAs; default: the system roots.
+    pub ca_file: Option<String>,
+    /// Verify the upstream certificate and name (default true). `false` is an explicit opt-out.
+    #[serde(default = "yes")]
+    pub verify: bool,
+    /// Offer HTTP/2 by ALPN (h2, then http/1.1) to TLS upstreams.
+    #[serde(default)]
+    pub h2: bool,
 }
 
+fn yes() -> bool {
+    true
+}
 fn three() -> u32 {
     3
 }

@@ -69,6 +69,22 @@ fn server(s: &ServerConfig, err: &mut Err) {
     if s.upstream_keepalive_pool == 0 {
         err("server.upstream_keepalive_pool".into(), "must be at least 1".into());
     }
+    for (i, t) in s.tls.iter().enumerate() {
+        let p = format!("server.tls[{i}]");
+        match socket_addr(&t.listen) {
+            Err(m) => err(format!("{p}.listen"), m),
+            Ok(a) if s.listen.iter().any(|l| socket_addr(l) == Ok(a)) => {
+                err(format!("{p}.listen"), format!("{:?} is also a plain listener (server.listen)", t.listen))
+            }
+            Ok(_) => {}
+        }
+        match (&t.cert, &t.key) {
+            (Some(_), None) => err(format!("{p}.key"), "needed with cert".into()),
+            (None, Some(_)) => err(format!("{p}.cert"), "needed with key".into()),
+            (None, None) if t.certs.is_empty() => err(p.clone(), "needs cert and key, or a certs list".into()),
+            _ => {}
+        }
+    }
 }
 
 fn admin_cfg(a: &AdminConfig, err: &mut Err) {
@@ -135,6 +151,7 @@ fn cluster(c: &ClusterConfig, p: &str, err: &mut Err) {
             err(format!("{p}.{key}"), "must be greater than zero".into());
         }
     }
+    upstream_tls(c, p, err);
     if c.retries > 10 {
         err(format!("{p}.retries"), "must be at most 10".into());
     }
@@ -154,6 +171,36 @@ fn cluster(c: &ClusterConfig, p: &str, err: &mut Err) {
             err(format!("{p}.health"), "healthy_after and unhealthy_after must be at least 1".into());
         }
     }
+}
+
+fn upstream_tls(c: &ClusterConfig, p: &str, err: &mut Err) {
+    if !c.tls {
+        for (key, set) in
+            [("sni", c.sni.is_some()), ("ca_file", c.ca_file.is_some()), ("verify", !c.verify), ("h2", c.h2)]
+        {
+            if set {
+                err(format!("{p}.{key}"), "applies only with tls = true".into());
+            }
+        }
+        return;
+    }
+    match &c.sni {
+        Some(sni) if !host_ok(sni) || sni.starts_with("*.") => {
+            err(format!("{p}.sni"), format!("{sni:?} is not a lower-case host name"))
+        }
+        // Pingora skips certificate checks on a peer without SNI: an IP upstream needs a name.
+        None if c.verify && c.upstreams.iter().any(|u| host_of(u.addr()).parse::<std::net::IpAddr>().is_ok()) => err(
+            format!("{p}.sni"),
+            "needed to verify the certificate of an upstream given by IP address (or set verify = false)".into(),
+        ),
+        _ => {}
+    }
+}
+
+/// The host part of `host:port` (brackets of an IPv6 literal removed).
+pub fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
 }
 
 fn api(a: &ApiConfig, p: &str, err: &mut Err) {

@@ -28,7 +28,11 @@ pub fn pick_peer(session: &Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer
     };
     let peer = &cluster.peers[i];
     peer.health.in_flight.fetch_add(1, Relaxed);
-    let http = Box::new(peer.http.clone());
+    let mut http = Box::new(peer.http.clone());
+    if ctx.hop.websocket && cluster.h2() {
+        // Pingora tunnels upgrades over HTTP/1.1 only (no RFC 8441 extended CONNECT).
+        http.options.alpn = pingora::protocols::ALPN::H1;
+    }
     ctx.peer = Some(i);
     ctx.last_peer = Some(i);
     ctx.tried |= bit(i);
@@ -107,7 +111,7 @@ pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &Reques
     let trusted = peer_ip.is_some_and(|ip| ctx.rt.settings.trusted.contains(ip));
     edit::request(req, 4 + route.chain.upstream_request.len() * 2, |parts| {
         let h = &mut parts.headers;
-        super::hop::strip(h, &ctx.hop);
+        super::hop::strip(h, &ctx.hop, route.api.cluster.h2());
         if let Some(ip) = peer_ip {
             let mut buf = crate::net::IpBuf::default();
             let ip = buf.format(ip);

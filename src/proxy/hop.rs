@@ -6,7 +6,9 @@
 //! Rules: at most 9 `Connection` tokens; each a valid token; `Host`, `X-Forwarded-*` and
 //! pseudo-headers may not be nominated (400); nominated fields and the standard hop-by-hop
 //! fields are removed; a WebSocket upgrade on HTTP/1.1 is forwarded as `Connection: Upgrade`
-//! + `Upgrade: websocket`, any other upgrade is dropped.
+//! with `Upgrade: websocket`, any other upgrade is dropped. `TE` is dropped, except that a request
+//! whose `TE` names `trailers` (gRPC) keeps exactly `te: trailers` toward an HTTP/2-capable
+//! cluster: RFC 9113 §8.2.2 allows no other `TE` value in HTTP/2.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use pingora_http::RequestHeader;
@@ -22,6 +24,8 @@ static HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
 pub struct HopInfo {
     pub nominated: Vec<HeaderName>,
     pub websocket: bool,
+    /// `TE` names `trailers`.
+    pub te_trailers: bool,
 }
 
 fn is_tchar(b: u8) -> bool {
@@ -48,6 +52,12 @@ pub fn inspect(req: &RequestHeader) -> Result<HopInfo, &'static str> {
             info.nominated.push(name);
         }
     }
+    info.te_trailers = req.headers.get_all(header::TE).iter().any(|v| {
+        v.as_bytes().split(|&b| b == b',').any(|t| {
+            let t = t.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
+            t.eq_ignore_ascii_case(b"trailers")
+        })
+    });
     info.websocket = req.version == http::Version::HTTP_11
         && req.headers.get(header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     Ok(info)
@@ -67,8 +77,8 @@ fn is_hop_by_hop(n: &HeaderName) -> bool {
 }
 
 /// Remove hop-by-hop and nominated fields. (Pingora re-frames a body left without
-/// `Content-Length` or `Transfer-Encoding` as chunked.)
-pub fn strip(h: &mut HeaderMap, info: &HopInfo) {
+/// `Content-Length` or `Transfer-Encoding` as chunked.) `h2_upstream`: keep `te: trailers`.
+pub fn strip(h: &mut HeaderMap, info: &HopInfo, h2_upstream: bool) {
     for n in &info.nominated {
         h.remove(n);
     }
@@ -87,6 +97,9 @@ pub fn strip(h: &mut HeaderMap, info: &HopInfo) {
         ] {
             h.remove(n);
         }
+    }
+    if info.te_trailers && h2_upstream {
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
     }
     if info.websocket {
         h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
@@ -121,9 +134,26 @@ mod tests {
             req(&[("Connection", "X-Foo"), ("X-Foo", "1"), ("TE", "trailers"), ("Keep-Alive", "5"), ("X-Bar", "2")]);
         let info = inspect(&r).unwrap();
         let mut h = r.headers.clone();
-        strip(&mut h, &info);
+        strip(&mut h, &info, false);
         let names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(names, vec!["x-bar"]);
+    }
+
+    #[test]
+    fn te_keeps_only_trailers_toward_h2() {
+        for (te, h2, kept) in [
+            ("trailers", true, Some("trailers")),
+            ("gzip, Trailers;q=1", true, Some("trailers")),
+            ("gzip", true, None),
+            ("trailers", false, None),
+        ] {
+            let r = req(&[("TE", te), ("Connection", "TE")]);
+            let info = inspect(&r).unwrap();
+            let mut h = r.headers.clone();
+            strip(&mut h, &info, h2);
+            assert_eq!(h.get("te").map(|v| v.to_str().unwrap()), kept, "{te} {h2}");
+            assert!(!h.contains_key("connection"));
+        }
     }
 
     #[test]
@@ -131,7 +161,7 @@ mod tests {
         let r = req(&[("Connection", "keep-alive, Upgrade"), ("Upgrade", "WebSocket"), ("Sec-WebSocket-Key", "k")]);
         let info = inspect(&r).unwrap();
         let mut h = r.headers.clone();
-        strip(&mut h, &info);
+        strip(&mut h, &info, false);
         assert_eq!(h.get("connection").unwrap(), "Upgrade");
         assert_eq!(h.get("upgrade").unwrap(), "websocket");
         assert!(h.contains_key("sec-websocket-key"));

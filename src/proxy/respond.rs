@@ -76,6 +76,10 @@ impl Problem {
                 c => Problem::new(c, "the request could not be processed"),
             },
             ConnectTimedout | ReadTimedout | WriteTimedout => Problem::new(504, "the upstream did not answer in time"),
+            // A failed handshake or certificate check toward the upstream (say so, not where).
+            TLSHandshakeFailure | InvalidCert | HandshakeError | TLSWantX509Lookup => {
+                Problem::new(502, "the upstream failed to answer")
+            }
             _ => match e.esource() {
                 ErrorSource::Upstream => Problem::new(502, "the upstream failed to answer"),
                 ErrorSource::Downstream => match e.etype() {

@@ -7,11 +7,10 @@ use crate::runtime::RuntimeHandle;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const TICK: Duration = Duration::from_millis(100);
@@ -48,10 +47,8 @@ impl BackgroundService for HealthService {
 
 async fn check_peer(cluster: Arc<Cluster>, i: usize, cfg: HealthConfig) {
     let peer = &cluster.peers[i];
-    let ok = matches!(
-        tokio::time::timeout(cfg.timeout.0, probe(peer.addr, &peer.label, cfg.http_path.as_deref())).await,
-        Ok(Ok(()))
-    );
+    let ok =
+        matches!(tokio::time::timeout(cfg.timeout.0, probe(&cluster, i, cfg.http_path.as_deref())).await, Ok(Ok(())));
     if let Some(up) = peer.health.record_check(ok, &cfg) {
         let state = if up { "healthy" } else { "unhealthy" };
         log::warn!("cluster {}: upstream {} is now {state}", cluster.name, peer.label);
@@ -59,10 +56,19 @@ async fn check_peer(cluster: Arc<Cluster>, i: usize, cfg: HealthConfig) {
     peer.health.checking.store(false, Relaxed);
 }
 
-/// TCP connect, and with an `http_path` a `GET` that must answer 2xx.
-async fn probe(addr: SocketAddr, host: &str, path: Option<&str>) -> std::io::Result<()> {
-    let mut stream = TcpStream::connect(addr).await?;
+/// TCP connect, and with an `http_path` a `GET` (over TLS for a TLS cluster, verified like
+/// proxied requests) that must answer 2xx.
+async fn probe(cluster: &Cluster, i: usize, path: Option<&str>) -> std::io::Result<()> {
+    let peer = &cluster.peers[i];
+    let stream = TcpStream::connect(peer.addr).await?;
     let Some(path) = path else { return Ok(()) };
+    match &cluster.tls {
+        Some(tls) => get(tls.connect(stream, &peer.http.sni).await?, &peer.label, path).await,
+        None => get(stream, &peer.label, path).await,
+    }
+}
+
+async fn get<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, host: &str, path: &str) -> std::io::Result<()> {
     let req =
         format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: gatehouse-health\r\nConnection: close\r\n\r\n");
     stream.write_all(req.as_bytes()).await?;

@@ -9,6 +9,7 @@ pub use balancer::{hash64, HashOn, Policy};
 
 use crate::config::{Balance, ClusterConfig, HealthConfig};
 use crate::metrics::Metrics;
+use crate::tls::upstream::UpstreamTls;
 use pingora::upstreams::peer::{HttpPeer, HttpUpstreamRequestPolicy};
 use prometheus::IntGauge;
 use std::collections::HashMap;
@@ -136,9 +137,16 @@ pub struct Cluster {
     pub eject_after: u32,
     pub eject_for: Duration,
     pub health: Option<HealthConfig>,
+    /// `tls = true`: how to speak TLS to the peers (also used by the health check).
+    pub tls: Option<Arc<UpstreamTls>>,
 }
 
 impl Cluster {
+    /// Requests to this cluster may go over HTTP/2 (so `TE: trailers` is kept).
+    pub fn h2(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.h2)
+    }
+
     pub fn hash_on(&self) -> Option<&HashOn> {
         match &self.policy {
             Policy::Ring { on, .. } => Some(on),
@@ -236,7 +244,12 @@ impl HealthRegistry {
 }
 
 /// Build a cluster from its (validated) config.
-pub fn build_cluster(c: &ClusterConfig, registry: &HealthRegistry, metrics: &Metrics) -> Result<Cluster, String> {
+pub fn build_cluster(
+    c: &ClusterConfig,
+    tls: Option<Arc<UpstreamTls>>,
+    registry: &HealthRegistry,
+    metrics: &Metrics,
+) -> Result<Cluster, String> {
     let mut peers = Vec::with_capacity(c.upstreams.len());
     for u in &c.upstreams {
         let addr = crate::config::resolve_addr(u.addr())?;
@@ -244,7 +257,10 @@ pub fn build_cluster(c: &ClusterConfig, registry: &HealthRegistry, metrics: &Met
         if c.health.is_none() {
             health.clear_active();
         }
-        let mut http = HttpPeer::new(addr, false, String::new());
+        let mut http = match &tls {
+            Some(t) => t.peer(addr, u.addr()),
+            None => HttpPeer::new(addr, false, String::new()),
+        };
         http.options.connection_timeout = Some(c.connect_timeout.0);
         http.options.read_timeout = Some(c.read_timeout.0);
         http.options.write_timeout = c.write_timeout.map(|d| d.0);
@@ -271,5 +287,6 @@ pub fn build_cluster(c: &ClusterConfig, registry: &HealthRegistry, metrics: &Met
         eject_after: c.eject_after,
         eject_for: c.eject_for.0,
         health: c.health.clone(),
+        tls,
     })
 }

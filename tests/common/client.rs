@@ -4,7 +4,7 @@
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[derive(Debug, Clone)]
@@ -49,8 +49,13 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&st
 
 /// Send raw bytes on a new connection and read one response (bounded by 30 s).
 pub async fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Option<Response> {
+    let s = TcpStream::connect(addr).await.ok()?;
+    exchange(s, bytes).await
+}
+
+/// Send raw bytes on an open stream (plain or TLS) and read one response (bounded by 30 s).
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, bytes: &[u8]) -> Option<Response> {
     tokio::time::timeout(Duration::from_secs(30), async {
-        let mut s = TcpStream::connect(addr).await.ok()?;
         s.write_all(bytes).await.ok()?;
         let mut buf = Vec::new();
         let mut chunk = [0u8; 16384];

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod tls;
 
 use gatehouse::echo::{serve, EchoState};
 use std::net::SocketAddr;
