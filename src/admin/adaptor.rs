@@ -3,13 +3,14 @@
 //! `oneshot`, and writes the whole response. Because Pingora owns the socket, a binary upgrade
 //! hands it over like the proxy's (DESIGN §1). Reusable by any management listener.
 
-use super::problem::{Problem, RequestId};
+use super::problem::{finish, Problem, RequestId};
 use async_trait::async_trait;
 use axum::body::Body;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
 use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
@@ -39,14 +40,25 @@ impl Default for Limits {
     }
 }
 
+/// Looks at a request head before its body is read; an answer ends the request there.
+pub type HeadCheck = Box<dyn Fn(&HeaderMap) -> Option<Response> + Send + Sync>;
+
 pub struct AxumApp {
     router: Router,
     limits: Limits,
+    head_check: Option<HeadCheck>,
 }
 
 impl AxumApp {
     pub fn new(router: Router, limits: Limits) -> Self {
-        AxumApp { router, limits }
+        AxumApp { router, limits, head_check: None }
+    }
+
+    /// E.g. a token check, so an unauthenticated client cannot make us read and hold a body.
+    /// The router must check the same again: this is an early exit, not the rule.
+    pub fn with_head_check(mut self, check: HeadCheck) -> Self {
+        self.head_check = Some(check);
+        self
     }
 
     /// The body, or the problem that ends the request (the connection is then closed).
@@ -85,7 +97,7 @@ impl AxumApp {
         }
     }
 
-    async fn call(&self, http: &ServerSession, body: Bytes, id: RequestId) -> http::Response<Body> {
+    async fn call(&self, http: &ServerSession, body: Bytes, id: RequestId) -> Response {
         let mut req = http::Request::from_parts(http.req_header().as_owned_parts(), Body::from(body));
         if let Some(addr) = http.client_addr().and_then(|a| a.as_inet()) {
             req.extensions_mut().insert(ClientAddr(*addr));
@@ -113,15 +125,22 @@ impl HttpServerApp for AxumApp {
         let keepalive = (!*shutdown.borrow()).then_some(self.limits.head_timeout.as_secs().max(1));
         http.set_keepalive(keepalive);
         let id = request_id(&http);
-        let res = match self.read_body(&mut http).await {
-            Ok(body) => self.call(&http, body, id).await,
-            Err(p) => {
-                // The rest of the body is unread: the connection cannot be reused.
-                http.set_keepalive(None);
-                let mut res = p.render(id.0.to_str().ok());
-                res.headers_mut().insert("x-request-id", id.0);
-                res
+        let early = self.head_check.as_ref().and_then(|check| check(&http.req_header().headers));
+        let res = match early {
+            Some(res) => {
+                if has_body(&http.req_header().headers) {
+                    http.set_keepalive(None);
+                }
+                finish(res, Some(&id))
             }
+            None => match self.read_body(&mut http).await {
+                Ok(body) => self.call(&http, body, id).await,
+                Err(p) => {
+                    // The rest of the body is unread: the connection cannot be reused.
+                    http.set_keepalive(None);
+                    finish(p.into_response(), Some(&id))
+                }
+            },
         };
         let head_only = http.req_header().method == Method::HEAD;
         let (parts, body) = res.into_parts();
@@ -154,6 +173,10 @@ impl HttpServerApp for AxumApp {
             Err(_) => None,
         }
     }
+}
+
+fn has_body(h: &HeaderMap) -> bool {
+    h.contains_key(TRANSFER_ENCODING) || h.get(CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
 }
 
 /// A sane client-sent `X-Request-Id` is kept (as the proxy does); otherwise a new one.

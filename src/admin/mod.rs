@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter};
 use axum::Router;
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Instant;
@@ -87,20 +87,31 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state)
 }
 
-/// The admin listener's Pingora app.
+/// The admin listener's Pingora app. The token is checked before a body is read, too.
 pub fn app(state: AdminState) -> AxumApp {
-    AxumApp::new(router(state), Limits::default())
+    let token = state.token_sha256;
+    let app = AxumApp::new(router(state), Limits::default());
+    match token {
+        Some(want) => app.with_head_check(Box::new(move |h: &HeaderMap| unauthorized(h, &want))),
+        None => app,
+    }
 }
 
 async fn require_token(State(st): State<S>, req: Request, next: Next) -> Response {
-    if let Some(want) = &st.token_sha256 {
-        let given = req.headers().get(AUTHORIZATION).and_then(|v| bearer(v.as_bytes()));
-        if !given.is_some_and(|g| digest_eq(&Sha256::digest(g).into(), want)) {
-            let p = Problem::new(StatusCode::UNAUTHORIZED, "a valid admin token is required (Authorization: Bearer)");
-            return ([(WWW_AUTHENTICATE, "Bearer")], p).into_response();
-        }
+    if let Some(res) = st.token_sha256.as_ref().and_then(|want| unauthorized(req.headers(), want)) {
+        return res;
     }
     next.run(req).await
+}
+
+/// The 401 for a request without the token whose sha256 is `want`.
+fn unauthorized(headers: &HeaderMap, want: &[u8; 32]) -> Option<Response> {
+    let given = headers.get(AUTHORIZATION).and_then(|v| bearer(v.as_bytes()));
+    if given.is_some_and(|g| digest_eq(&Sha256::digest(g).into(), want)) {
+        return None;
+    }
+    let p = Problem::new(StatusCode::UNAUTHORIZED, "a valid admin token is required (Authorization: Bearer)");
+    Some(([(WWW_AUTHENTICATE, "Bearer")], p).into_response())
 }
 
 /// The credentials of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
@@ -136,6 +147,36 @@ mod tests {
         }
         let served: BTreeSet<_> = routes().list().iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
         assert_eq!(documented, served, "openapi.json and the router disagree");
+    }
+
+    /// The router enforces the token on its own (the adaptor's head check is only an early exit).
+    #[tokio::test]
+    async fn the_router_checks_the_token_itself() {
+        use tower::ServiceExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.toml");
+        std::fs::write(&file, "[server]\ndata_dir = \".\"\n").unwrap();
+        let loaded = crate::config::load_file(&file).unwrap();
+        let shared = Arc::new(Shared::default());
+        let rt = crate::runtime::build(&loaded, &shared).unwrap_or_else(|_| panic!("runtime"));
+        let handle = Arc::new(arc_swap::ArcSwap::from_pointee(rt));
+        let reloader = Arc::new(Reloader::new(loaded, handle.clone(), shared.clone()));
+        let app = router(AdminState::new(handle, shared, reloader, Some("0123456789abcdef")));
+        let call = |auth: Option<&str>, method: Method| {
+            let mut req = http::Request::builder().method(method).uri("/status");
+            if let Some(a) = auth {
+                req = req.header(AUTHORIZATION, a);
+            }
+            app.clone().oneshot(req.body(axum::body::Body::empty()).unwrap())
+        };
+        let r = call(None, Method::GET).await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(r.headers()[http::header::CONTENT_TYPE], problem::PROBLEM_JSON);
+        assert_eq!(call(Some("Bearer 0123456789abcdef"), Method::GET).await.unwrap().status(), 200);
+        let r = call(Some("Bearer 0123456789abcdef"), Method::PUT).await.unwrap();
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()[http::header::ALLOW], "GET,HEAD");
     }
 
     #[test]

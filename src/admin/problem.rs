@@ -67,14 +67,6 @@ impl Problem {
         }
         serde_json::to_vec(&v).unwrap_or_default()
     }
-
-    /// The whole answer, for callers outside a router (the adaptor's own 400/408/413).
-    pub fn render(&self, request_id: Option<&str>) -> Response {
-        let mut res = Response::new(Body::empty());
-        *res.status_mut() = self.status;
-        set_body(&mut res, self.to_json(request_id));
-        res
-    }
 }
 
 fn set_body(res: &mut Response, body: Vec<u8>) {
@@ -95,30 +87,29 @@ impl IntoResponse for Problem {
     }
 }
 
-/// Outermost middleware: renders problems with the request id; headers already set (`Allow`,
-/// `WWW-Authenticate`) are kept.
+/// Outermost middleware: every error answer leaves as problem+json with the request id.
 pub async fn problems(req: Request, next: Next) -> Response {
     let id = req.extensions().get::<RequestId>().cloned();
     let mut res = next.run(req).await;
     let status = res.status();
-    let problem = match res.extensions_mut().remove::<Problem>() {
-        Some(p) => Some(p),
-        None if status.is_client_error() || status.is_server_error() => {
-            let is_problem = res.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
-            if is_problem {
-                None
-            } else {
-                Some(Problem::new(status, fallback_detail(&mut res).await))
-            }
-        }
-        None => None,
-    };
-    let id_str = id.as_ref().and_then(|i| i.0.to_str().ok());
-    if let Some(p) = problem {
-        set_body(&mut res, p.to_json(id_str));
+    let is_error = status.is_client_error() || status.is_server_error();
+    let is_problem = res.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if is_error && !is_problem && res.extensions().get::<Problem>().is_none() {
+        // e.g. axum's 405 or an extractor's rejection
+        let p = Problem::new(status, fallback_detail(&mut res).await);
+        res.extensions_mut().insert(p);
+    }
+    finish(res, id.as_ref())
+}
+
+/// Render the [`Problem`] `res` carries, if any (headers already set, such as `Allow` or
+/// `WWW-Authenticate`, are kept), and set `X-Request-Id`.
+pub fn finish(mut res: Response, id: Option<&RequestId>) -> Response {
+    if let Some(p) = res.extensions_mut().remove::<Problem>() {
+        set_body(&mut res, p.to_json(id.and_then(|i| i.0.to_str().ok())));
     }
     if let Some(id) = id {
-        res.headers_mut().insert("x-request-id", id.0);
+        res.headers_mut().insert("x-request-id", id.0.clone());
     }
     res
 }
