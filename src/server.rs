@@ -2,7 +2,6 @@
 //! admin service. Pingora's own YAML config is not used; its `ServerConf` is built from ours.
 
 use crate::access_log::AccessLog;
-use crate::admin::AdminApp;
 use crate::config::LoadedConfig;
 use crate::lifecycle::{self, DrainService};
 use crate::proxy::Gateway;
@@ -15,7 +14,6 @@ use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 use std::sync::Arc;
-use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -84,9 +82,8 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
 
     if let Some(admin) = &loaded.config.admin {
         let token = admin.token.clone().or_else(|| admin.token_env.as_ref().and_then(|v| std::env::var(v).ok()));
-        let app =
-            AdminApp { runtime: handle.clone(), shared: shared.clone(), reloader, token, started: Instant::now() };
-        let mut svc = Service::new("gatehouse admin".to_string(), app);
+        let state = crate::admin::AdminState::new(handle.clone(), shared.clone(), reloader, token.as_deref());
+        let mut svc = Service::new("gatehouse admin".to_string(), crate::admin::app(state));
         svc.add_tcp(&admin.listen);
         server.add_service(svc);
     }

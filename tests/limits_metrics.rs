@@ -1,4 +1,4 @@
-//! Request limits (413/414/431), the admin listener (/status, /metrics, token), the access log.
+//! Request limits (413/414/431), metrics, the access log. The admin API: `tests/admin.rs`.
 
 mod common;
 use common::client::send_raw;
@@ -69,45 +69,6 @@ async fn unrouted_requests_count_under_a_dash() {
     let gw = Gateway::start(&cfg).await;
     assert_eq!(gw.get("/nowhere").await.status, 404);
     gw.metrics_contain(&["gatehouse_requests_total{api=\"-\",method=\"GET\",status=\"404\"} 1"]).await;
-}
-
-#[tokio::test]
-async fn admin_status_and_token() {
-    let up = Upstream::start("u").await;
-    let gw = Gateway::start(&simple_config(&[&up], "", "")).await;
-    let s = gw.admin_get("/status").await.json();
-    assert_eq!(s["status"], "ok");
-    assert_eq!(s["apis"], 1);
-    assert!(s["config"]["file"].as_str().unwrap().ends_with("gatehouse.toml"));
-    assert_eq!(gw.admin_get("/nope").await.status, 404);
-    let apis = gw.admin_get("/apis").await.json();
-    assert_eq!(apis["apis"][0]["name"], "a");
-
-    // A token-protected admin listener.
-    let dir = tempfile::tempdir().unwrap();
-    let (p, a) = (free_port(), free_port());
-    let cfg = format!(
-        "[server]\nlisten = [\"127.0.0.1:{p}\"]\nthreads = 1\ndata_dir = \".\"\naccess_log = \"off\"\n[admin]\nlisten = \"127.0.0.1:{a}\"\ntoken = \"0123456789abcdef-secret\"\n"
-    );
-    let file = dir.path().join("g.toml");
-    std::fs::write(&file, cfg).unwrap();
-    let mut child = std::process::Command::new(BIN)
-        .args(["serve", "-c"])
-        .arg(&file)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let admin: std::net::SocketAddr = format!("127.0.0.1:{a}").parse().unwrap();
-    eventually(20, "admin up", || async { tokio::net::TcpStream::connect(admin).await.is_ok() }).await;
-    let r = request(admin, "GET", "/status", &[], b"").await;
-    assert_eq!(r.status, 401);
-    assert_eq!(r.header("content-type"), Some("application/problem+json"));
-    let r = request(admin, "GET", "/status", &[("Authorization", "Bearer wrong-token-of-same-len")], b"").await;
-    assert_eq!(r.status, 401);
-    let r = request(admin, "GET", "/status", &[("Authorization", "Bearer 0123456789abcdef-secret")], b"").await;
-    assert_eq!(r.status, 200);
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[tokio::test]

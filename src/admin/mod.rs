@@ -1,148 +1,197 @@
-//! The admin listener: `/status`, `/metrics`, `/apis`, `/clusters`. Served as a Pingora
-//! service so its socket is handed over on a binary upgrade like the proxy's.
+//! The admin API (DESIGN §4): an axum router served on `[admin] listen` through the Pingora
+//! adaptor (`adaptor.rs`), so its socket is handed over on a binary upgrade like the proxy's.
+//!
+//! When a token is set, every route — `/openapi.json` included — needs
+//! `Authorization: Bearer <token>`; one rule, and no unauthenticated surface on the listener.
+//! Errors are problem+json (`problem.rs`).
+
+pub mod adaptor;
+mod handlers;
+pub mod problem;
+
+pub use adaptor::{AxumApp, ClientAddr, Limits};
+pub use problem::{Problem, RequestId};
 
 use crate::reload::Reloader;
 use crate::runtime::{RuntimeHandle, Shared};
-use async_trait::async_trait;
-use http::{Response, StatusCode};
-use pingora::apps::http_app::ServeHttp;
-use pingora::protocols::http::ServerSession;
-use serde_json::json;
+use axum::extract::{Request, State};
+use axum::handler::Handler;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use http::{HeaderMap, Method, StatusCode};
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-pub struct AdminApp {
+pub struct AdminState {
     pub runtime: RuntimeHandle,
     pub shared: Arc<Shared>,
     pub reloader: Arc<Reloader>,
-    pub token: Option<String>,
     pub started: Instant,
+    /// sha256 of the token: compared digest to digest, so the token's length does not leak.
+    token_sha256: Option<[u8; 32]>,
 }
 
-#[async_trait]
-impl ServeHttp for AdminApp {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        // Admin requests carry no body we use; drain it so keep-alive stays safe.
-        let _ = session.drain_request_body().await;
-        let req = session.req_header();
-        if let Some(token) = &self.token {
-            let given =
-                req.headers.get(http::header::AUTHORIZATION).and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
-            if !given.is_some_and(|g| constant_time_eq(g, token.as_bytes())) {
-                let mut r = problem(401, "a valid admin token is required");
-                r.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
-                return r;
+impl AdminState {
+    pub fn new(runtime: RuntimeHandle, shared: Arc<Shared>, reloader: Arc<Reloader>, token: Option<&str>) -> Self {
+        let token_sha256 = token.map(|t| Sha256::digest(t.as_bytes()).into());
+        AdminState { runtime, shared, reloader, started: Instant::now(), token_sha256 }
+    }
+}
+
+type S = Arc<AdminState>;
+
+/// Routes added through here are recorded, so the OpenAPI document can be checked against
+/// exactly what is served. Add every admin route with [`Routes::add`], never `Router::route`.
+pub struct Routes {
+    router: Router<S>,
+    list: Vec<(Method, &'static str)>,
+}
+
+impl Routes {
+    fn add<H: Handler<T, S>, T: 'static>(mut self, method: Method, path: &'static str, handler: H) -> Self {
+        let filter = MethodFilter::try_from(method.clone()).expect("a method axum can route");
+        self.router = self.router.route(path, on(filter, handler));
+        self.list.push((method, path));
+        self
+    }
+
+    /// (method, path) of every route.
+    pub fn list(&self) -> &[(Method, &'static str)] {
+        &self.list
+    }
+}
+
+pub fn routes() -> Routes {
+    use handlers::*;
+    Routes { router: Router::new(), list: Vec::new() }
+        .add(Method::GET, "/status", status)
+        .add(Method::GET, "/metrics", metrics)
+        .add(Method::GET, "/apis", apis)
+        .add(Method::GET, "/clusters", clusters)
+        .add(Method::POST, "/reload", reload)
+        .add(Method::GET, "/openapi.json", openapi)
+}
+
+/// The whole admin router: routes, 404 fallback, token check, problem rendering (outermost).
+pub fn router(state: AdminState) -> Router {
+    let state = Arc::new(state);
+    routes()
+        .router
+        .fallback(handlers::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn(problem::problems))
+        .with_state(state)
+}
+
+/// The admin listener's Pingora app. The token is checked before a body is read, too.
+pub fn app(state: AdminState) -> AxumApp {
+    let token = state.token_sha256;
+    let app = AxumApp::new(router(state), Limits::default());
+    match token {
+        Some(want) => app.with_head_check(Box::new(move |h: &HeaderMap| unauthorized(h, &want))),
+        None => app,
+    }
+}
+
+async fn require_token(State(st): State<S>, req: Request, next: Next) -> Response {
+    if let Some(res) = st.token_sha256.as_ref().and_then(|want| unauthorized(req.headers(), want)) {
+        return res;
+    }
+    next.run(req).await
+}
+
+/// The 401 for a request without the token whose sha256 is `want`.
+fn unauthorized(headers: &HeaderMap, want: &[u8; 32]) -> Option<Response> {
+    let given = headers.get(AUTHORIZATION).and_then(|v| bearer(v.as_bytes()));
+    if given.is_some_and(|g| digest_eq(&Sha256::digest(g).into(), want)) {
+        return None;
+    }
+    let p = Problem::new(StatusCode::UNAUTHORIZED, "a valid admin token is required (Authorization: Bearer)");
+    Some(([(WWW_AUTHENTICATE, "Bearer")], p).into_response())
+}
+
+/// The credentials of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
+fn bearer(v: &[u8]) -> Option<&[u8]> {
+    let space = v.iter().position(|&b| b == b' ')?;
+    let (scheme, rest) = v.split_at(space);
+    scheme.eq_ignore_ascii_case(b"bearer").then(|| rest.trim_ascii()).filter(|t| !t.is_empty())
+}
+
+/// Equal-length digests compared without an early exit.
+fn digest_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn openapi_document_lists_exactly_the_served_routes() {
+        let doc: serde_json::Value = serde_json::from_str(handlers::OPENAPI).expect("openapi.json is JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(handlers::OPENAPI.matches(handlers::VERSION_PLACEHOLDER).count(), 1, "info.version placeholder");
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("path item").keys() {
+                if ["get", "put", "post", "delete", "options", "head", "patch", "trace"].contains(&method.as_str()) {
+                    documented.insert((method.to_uppercase(), path.clone()));
+                }
             }
         }
-        let method = req.method.clone();
-        let path = req.uri.path().to_string();
-        match (method.as_str(), path.as_str()) {
-            ("GET", "/status") => json_response(200, &self.status()),
-            ("GET", "/metrics") => Response::builder()
-                .status(200)
-                .header(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")
-                .body(self.shared.metrics.render())
-                .unwrap_or_default(),
-            ("GET", "/apis") => json_response(200, &self.apis()),
-            ("GET", "/clusters") => json_response(200, &self.clusters()),
-            ("POST", "/reload") => match self.reloader.reload().await {
-                Ok(st) => json_response(200, &json!({ "reload": st })),
-                Err(st) => {
-                    let body = json!({
-                        "type": "about:blank",
-                        "title": "Unprocessable Content",
-                        "status": 422,
-                        "detail": "the config file is invalid; the running config keeps serving",
-                        "errors": st.errors,
-                    });
-                    Response::builder()
-                        .status(422)
-                        .header(http::header::CONTENT_TYPE, "application/problem+json")
-                        .body(serde_json::to_vec(&body).unwrap_or_default())
-                        .unwrap_or_default()
-                }
-            },
-            (_, "/status" | "/metrics" | "/apis" | "/clusters" | "/reload") => problem(405, "method not allowed"),
-            _ => problem(404, "no such admin endpoint"),
-        }
-    }
-}
-
-impl AdminApp {
-    fn status(&self) -> serde_json::Value {
-        let rt = self.runtime.load();
-        json!({
-            "status": "ok",
-            "version": env!("CARGO_PKG_VERSION"),
-            "pid": std::process::id(),
-            "uptime_seconds": self.started.elapsed().as_secs(),
-            "config": {
-                "file": rt.source.display().to_string(),
-                "loaded_at": humantime::format_rfc3339_seconds(rt.loaded_at).to_string(),
-                "hash": self.reloader.status().config_hash,
-            },
-            "last_reload": self.reloader.status(),
-            "apis": rt.apis.len(),
-            "clusters": rt.clusters.len(),
-            "requests_in_flight": self.shared.metrics.in_flight.get(),
-        })
+        let served: BTreeSet<_> = routes().list().iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+        assert_eq!(documented, served, "openapi.json and the router disagree");
     }
 
-    fn apis(&self) -> serde_json::Value {
-        let rt = self.runtime.load();
-        let apis: Vec<_> = rt
-            .apis
-            .iter()
-            .map(|a| json!({"name": a.name, "version": a.version, "title": a.title, "base_path": a.base_path, "hosts": a.hosts, "cluster": a.cluster.name}))
-            .collect();
-        json!({ "apis": apis })
+    /// The router enforces the token on its own (the adaptor's head check is only an early exit).
+    #[tokio::test]
+    async fn the_router_checks_the_token_itself() {
+        use tower::ServiceExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.toml");
+        std::fs::write(&file, "[server]\ndata_dir = \".\"\n").unwrap();
+        let loaded = crate::config::load_file(&file).unwrap();
+        let shared = Arc::new(Shared::default());
+        let rt = crate::runtime::build(&loaded, &shared).unwrap_or_else(|_| panic!("runtime"));
+        let handle = Arc::new(arc_swap::ArcSwap::from_pointee(rt));
+        let reloader = Arc::new(Reloader::new(loaded, handle.clone(), shared.clone()));
+        let app = router(AdminState::new(handle, shared, reloader, Some("0123456789abcdef")));
+        let call = |auth: Option<&str>, method: Method| {
+            let mut req = http::Request::builder().method(method).uri("/status");
+            if let Some(a) = auth {
+                req = req.header(AUTHORIZATION, a);
+            }
+            app.clone().oneshot(req.body(axum::body::Body::empty()).unwrap())
+        };
+        let r = call(None, Method::GET).await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(r.headers()[http::header::CONTENT_TYPE], problem::PROBLEM_JSON);
+        assert_eq!(call(Some("Bearer 0123456789abcdef"), Method::GET).await.unwrap().status(), 200);
+        let r = call(Some("Bearer 0123456789abcdef"), Method::PUT).await.unwrap();
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()[http::header::ALLOW], "GET,HEAD");
     }
 
-    fn clusters(&self) -> serde_json::Value {
-        let rt = self.runtime.load();
-        let clusters: Vec<_> = rt
-            .clusters
-            .iter()
-            .map(|c| {
-                let ups: Vec<_> = c
-                    .peers
-                    .iter()
-                    .map(|p| {
-                        let mut v = p.health.snapshot();
-                        v["addr"] = json!(p.label);
-                        v["weight"] = json!(p.weight);
-                        v
-                    })
-                    .collect();
-                json!({"name": c.name, "active_checks": c.health.is_some(), "upstreams": ups})
-            })
-            .collect();
-        json!({ "clusters": clusters, "time": humantime::format_rfc3339_seconds(SystemTime::now()).to_string() })
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"bearer   abc "), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"Basic abc"), None);
+        assert_eq!(bearer(b"Bearer "), None);
+        assert_eq!(bearer(b"Bearerabc"), None);
     }
-}
 
-fn json_response(status: u16, v: &serde_json::Value) -> Response<Vec<u8>> {
-    Response::builder()
-        .status(status)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(serde_json::to_vec_pretty(v).unwrap_or_default())
-        .unwrap_or_default()
-}
-
-fn problem(status: u16, detail: &str) -> Response<Vec<u8>> {
-    let title = StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
-    let body = json!({"type": "about:blank", "title": title, "status": status, "detail": detail});
-    Response::builder()
-        .status(status)
-        .header(http::header::CONTENT_TYPE, "application/problem+json")
-        .body(serde_json::to_vec(&body).unwrap_or_default())
-        .unwrap_or_default()
-}
-
-/// Compare without an early exit, so response time does not reveal how much of a token matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+    #[test]
+    fn digests_compare() {
+        let d = |s: &str| -> [u8; 32] { Sha256::digest(s.as_bytes()).into() };
+        assert!(digest_eq(&d("0123456789abcdef"), &d("0123456789abcdef")));
+        assert!(!digest_eq(&d("0123456789abcdef"), &d("0123456789abcde")));
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

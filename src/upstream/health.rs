@@ -47,8 +47,14 @@ impl BackgroundService for HealthService {
 
 async fn check_peer(cluster: Arc<Cluster>, i: usize, cfg: HealthConfig) {
     let peer = &cluster.peers[i];
-    let ok =
-        matches!(tokio::time::timeout(cfg.timeout.0, probe(&cluster, i, cfg.http_path.as_deref())).await, Ok(Ok(())));
+    let check = probe(&cluster, i, cfg.http_path.as_deref());
+    let error = match tokio::time::timeout(cfg.timeout.0, check).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!("no answer within {:?}", cfg.timeout.0)),
+    };
+    let ok = error.is_none();
+    peer.health.set_check_error(error);
     if let Some(up) = peer.health.record_check(ok, &cfg) {
         let state = if up { "healthy" } else { "unhealthy" };
         log::warn!("cluster {}: upstream {} is now {state}", cluster.name, peer.label);
@@ -90,6 +96,7 @@ async fn get<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, host: &str, path:
     if status_ok {
         Ok(())
     } else {
-        Err(std::io::Error::other("health check did not answer 2xx"))
+        let status = String::from_utf8_lossy(line.get(9..12).unwrap_or(line));
+        Err(std::io::Error::other(format!("health check answered {status:?}, not 2xx")))
     }
 }

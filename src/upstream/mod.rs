@@ -34,6 +34,8 @@ pub struct PeerHealth {
     pub(crate) next_check: AtomicU64,
     pub(crate) checking: AtomicBool,
     last_check_unix_ms: AtomicU64,
+    /// Why the last active check failed (`None` after a passing one); shown by `/clusters`.
+    last_check_error: Mutex<Option<String>>,
     pub in_flight: AtomicUsize,
     gauge: IntGauge,
 }
@@ -50,6 +52,7 @@ impl PeerHealth {
             next_check: AtomicU64::new(0),
             checking: AtomicBool::new(false),
             last_check_unix_ms: AtomicU64::new(0),
+            last_check_error: Mutex::new(None),
             in_flight: AtomicUsize::new(0),
             gauge,
         }
@@ -107,13 +110,23 @@ impl PeerHealth {
         flipped
     }
 
+    /// The active check's outcome, recorded just before `record_check`.
+    pub(crate) fn set_check_error(&self, error: Option<String>) {
+        *self.last_check_error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
     pub fn snapshot(&self) -> serde_json::Value {
         let last = self.last_check_unix_ms.load(Relaxed);
+        let error = self.last_check_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(last);
         serde_json::json!({
             "healthy": self.active_ok.load(Relaxed),
             "ejected": self.ejected_until.load(Relaxed) > now_ms(),
             "consecutive_failures": self.fail_streak.load(Relaxed).max(self.passive_fails.load(Relaxed)),
-            "last_check": (last > 0).then(|| httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_millis(last))),
+            "consecutive_successes": self.ok_streak.load(Relaxed),
+            "last_check": (last > 0).then(|| humantime::format_rfc3339_millis(at).to_string()),
+            "last_check_ok": (last > 0).then_some(error.is_none()),
+            "last_check_error": error,
             "in_flight": self.in_flight.load(Relaxed),
         })
     }

@@ -89,7 +89,7 @@ fn head(buf: &[u8]) -> Option<Head> {
     }
 }
 
-fn parse(buf: &[u8]) -> Option<Response> {
+pub fn parse(buf: &[u8]) -> Option<Response> {
     let (status, headers, n) = head(buf)?;
     let get = |k: &str| headers.iter().find(|(h, _)| h.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
     if let Some(len) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {

@@ -88,13 +88,24 @@ pub struct Gateway {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     stderr: PathBuf,
+    /// Extra `[admin]` keys (e.g. a token), kept by `rewrite`.
+    admin_extra: String,
 }
 
 impl Gateway {
     /// `body` holds `[[cluster]]`/`[[api]]` tables; `server_extra` extra `[server]` keys.
     pub async fn start_with(server_extra: &str, body: &str) -> Gateway {
+        Self::start_full(server_extra, "", &[], body).await
+    }
+
+    /// With extra `[admin]` keys and environment variables for the gateway process.
+    pub async fn start_with_admin(admin_extra: &str, env: &[(&str, &str)], body: &str) -> Gateway {
+        Self::start_full("", admin_extra, env, body).await
+    }
+
+    async fn start_full(server_extra: &str, admin_extra: &str, env: &[(&str, &str)], body: &str) -> Gateway {
         for attempt in 0..5 {
-            match Self::try_start(server_extra, body).await {
+            match Self::try_start(server_extra, admin_extra, env, body).await {
                 Ok(g) => return g,
                 Err(e) if attempt < 4 => eprintln!("gateway start failed, retrying: {e}"),
                 Err(e) => panic!("gateway did not start: {e}"),
@@ -107,37 +118,43 @@ impl Gateway {
         Self::start_with("", body).await
     }
 
-    fn config_text(addr: SocketAddr, admin: SocketAddr, server_extra: &str, body: &str) -> String {
+    fn config_text(addr: SocketAddr, admin: SocketAddr, server_extra: &str, admin_extra: &str, body: &str) -> String {
         let log = if server_extra.contains("access_log") { "" } else { "access_log = \"off\"\n" };
         format!(
-            "[server]\nlisten = [\"{addr}\"]\nthreads = 1\ndata_dir = \".\"\n{log}{server_extra}\n\n[admin]\nlisten = \"{admin}\"\n\n{body}\n"
+            "[server]\nlisten = [\"{addr}\"]\nthreads = 1\ndata_dir = \".\"\n{log}{server_extra}\n\n[admin]\nlisten = \"{admin}\"\n{admin_extra}\n\n{body}\n"
         )
     }
 
     /// Replace the config file's body (same listeners), e.g. before a reload.
     pub fn rewrite(&self, body: &str) {
-        std::fs::write(&self.config, Self::config_text(self.addr, self.admin, "", body)).unwrap();
+        std::fs::write(&self.config, Self::config_text(self.addr, self.admin, "", &self.admin_extra, body)).unwrap();
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    async fn try_start(server_extra: &str, body: &str) -> Result<Gateway, String> {
+    async fn try_start(
+        server_extra: &str,
+        admin_extra: &str,
+        env: &[(&str, &str)],
+        body: &str,
+    ) -> Result<Gateway, String> {
         let dir = tempfile::tempdir().unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let config = dir.path().join("gatehouse.toml");
-        std::fs::write(&config, Self::config_text(addr, admin, server_extra, body)).unwrap();
+        std::fs::write(&config, Self::config_text(addr, admin, server_extra, admin_extra, body)).unwrap();
         let stderr = dir.path().join("stderr.log");
         let child = Command::new(BIN)
             .args(["serve", "-c"])
             .arg(&config)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .map_err(|e| e.to_string())?;
-        let mut g = Gateway { child, addr, admin, dir, config, stderr };
+        let mut g = Gateway { child, addr, admin, dir, config, stderr, admin_extra: admin_extra.to_string() };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(status)) = g.child.try_wait() {
@@ -165,6 +182,10 @@ impl Gateway {
 
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
         request(self.addr, method, path, headers, body).await
+    }
+
+    pub async fn admin_send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        request(self.admin, method, path, headers, body).await
     }
 
     pub async fn admin_post(&self, path: &str) -> Response {
