@@ -187,8 +187,7 @@ async fn upgrades_and_reloads_under_load_lose_nothing() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let counts = Arc::new(LoadCounts::default());
-    let clients: Vec<_> =
-        (0..4).map(|_| tokio::spawn(load_client(d.addr, stop.clone(), counts.clone()))).collect();
+    let clients: Vec<_> = (0..4).map(|_| tokio::spawn(load_client(d.addr, stop.clone(), counts.clone()))).collect();
     let started = Instant::now();
 
     let mut slow_requests = Vec::new();
@@ -212,7 +211,13 @@ async fn upgrades_and_reloads_under_load_lose_nothing() {
         let want = round.to_string();
         let deadline = Instant::now() + Duration::from_secs(15);
         while request(d.addr, "GET", "/load/g", &[], b"").await.header("x-generation") != Some(&want) {
-            assert!(Instant::now() < deadline, "reload {round} not answering:\n{}", d.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "reload {round} (SIGHUP to pid {new}, alive: {}, handles SIGHUP: {}) not answering:\n{}",
+                gatehouse::lifecycle::is_alive(new),
+                gatehouse::lifecycle::handles_sighup(new),
+                d.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
