@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CONFIG ?= conf/gatehouse.toml
 
-.PHONY: deps build run test lint bench bench-router check-config certs
+.PHONY: deps build run test lint bench bench-router check-config certs install uninstall
 
 # Build prerequisites from Debian's packages (cmake for libz-ng-sys; OpenSSL headers).
 deps:
@@ -59,3 +59,38 @@ certs/server.pem:
 	@rm -f certs/server.csr certs/server.ext certs/ca.srl
 	@chmod 600 certs/*-key.pem
 	@echo "certs/ca.pem (trust this: curl --cacert certs/ca.pem), certs/server.pem + certs/server-key.pem"
+
+# Install as a systemd service: the binary, the unit, the config (kept if one is there, with
+# data_dir, pid_file and upgrade_sock pointed at /var/lib/gatehouse and /run/gatehouse), the
+# README, and the `gatehouse` system user. Override PREFIX, SYSCONFDIR, UNITDIR, DESTDIR;
+# BIN picks the binary (default: the release build); CREATE_USER=no skips the user.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(SYSCONFDIR)/systemd/system
+BIN ?= target/release/gatehouse
+CREATE_USER ?= yes
+install: $(BIN)
+	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gatehouse
+	install -d -m 755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/gatehouse
+	sed -e 's|/usr/local|$(PREFIX)|g' -e 's|/etc/gatehouse|$(SYSCONFDIR)/gatehouse|g' \
+	  conf/gatehouse.service > $(DESTDIR)$(UNITDIR)/gatehouse.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/gatehouse.service
+	@cfg=$(DESTDIR)$(SYSCONFDIR)/gatehouse/gatehouse.toml; \
+	  if [ -e $$cfg ]; then echo "kept $$cfg"; else \
+	    sed -e 's|^data_dir = .*|data_dir = "/var/lib/gatehouse"|' \
+	        -e 's|^# pid_file = .*|pid_file = "/run/gatehouse/gatehouse.pid"|' \
+	        -e 's|^# upgrade_sock = .*|upgrade_sock = "/run/gatehouse/upgrade.sock"|' \
+	        conf/gatehouse.toml > $$cfg && chmod 640 $$cfg && echo "wrote $$cfg"; fi
+	install -D -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/gatehouse/README.md
+	@if [ "$(CREATE_USER)" = yes ] && [ -z "$(DESTDIR)" ] && ! getent passwd gatehouse >/dev/null; then \
+	  useradd --system --user-group --no-create-home --home-dir /var/lib/gatehouse \
+	    --shell /usr/sbin/nologin gatehouse && echo "created user gatehouse"; fi
+	@echo "next: systemctl daemon-reload && systemctl enable --now gatehouse"
+
+$(BIN):
+	$(CARGO) build --release
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/gatehouse $(DESTDIR)$(UNITDIR)/gatehouse.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/gatehouse
+	@echo "kept $(SYSCONFDIR)/gatehouse and /var/lib/gatehouse; remove them by hand if wanted"
