@@ -4,12 +4,13 @@
 
 use crate::runtime::Shared;
 use async_trait::async_trait;
-use pingora::server::ShutdownWatch;
+use pingora::server::{ExecutionPhase, ShutdownWatch};
 use pingora::services::background::BackgroundService;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 /// How often a draining process looks at its in-flight count.
 const DRAIN_POLL: Duration = Duration::from_millis(20);
@@ -22,11 +23,29 @@ pub struct DrainService {
     pub shared: Arc<Shared>,
     /// Access-log lines queued but not yet written (`None` when the access log is off).
     pub log_pending: Option<Arc<AtomicUsize>>,
+    /// Pingora's execution phases (`Server::watch_execution_phase`), to mark the process as
+    /// stopping as soon as SIGQUIT or SIGTERM arrives.
+    pub phases: Mutex<Option<broadcast::Receiver<ExecutionPhase>>>,
 }
 
 #[async_trait]
 impl BackgroundService for DrainService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
+        if let Some(mut phases) = self.phases.lock().ok().and_then(|mut p| p.take()) {
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                loop {
+                    match phases.recv().await {
+                        Ok(ExecutionPhase::GracefulUpgradeTransferringFds | ExecutionPhase::GracefulTerminate) => {
+                            shared.stopping.store(true, Ordering::Release);
+                            return;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                        _ => {}
+                    }
+                }
+            });
+        }
         while !*shutdown.borrow() {
             if shutdown.changed().await.is_err() {
                 return;

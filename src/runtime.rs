@@ -20,6 +20,8 @@ pub type RuntimeHandle = Arc<ArcSwap<Runtime>>;
 pub struct Shared {
     pub metrics: Metrics,
     pub health: HealthRegistry,
+    /// Set once this process is being replaced (SIGQUIT) or stopped (SIGTERM).
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Request limits and hygiene settings from `[server]`.

@@ -78,7 +78,8 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     server.add_service(proxy);
     server.add_service(background_service("health checks", HealthService { runtime: handle.clone() }));
     server.add_service(background_service("reload on SIGHUP", SighupService(reloader.clone())));
-    server.add_service(background_service("drain", DrainService { shared: shared.clone(), log_pending }));
+    let phases = std::sync::Mutex::new(Some(server.watch_execution_phase()));
+    server.add_service(background_service("drain", DrainService { shared: shared.clone(), log_pending, phases }));
 
     if let Some(admin) = &loaded.config.admin {
         let token = admin.token.clone().or_else(|| admin.token_env.as_ref().and_then(|v| std::env::var(v).ok()));

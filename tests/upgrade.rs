@@ -192,6 +192,7 @@ async fn upgrades_and_reloads_under_load_lose_nothing() {
 
     let mut slow_requests = Vec::new();
     let mut old_pids = Vec::new();
+    let mut old_admin_answers = 0;
     for round in 1..=5u32 {
         // Two 2-second requests in flight on the old process across the upgrade.
         for _ in 0..2 {
@@ -204,6 +205,15 @@ async fn upgrades_and_reloads_under_load_lose_nothing() {
         eventually(10, "slow requests upstream", || async { slow.requests() >= want }).await;
         let (old, new) = d.upgrade().await.unwrap_or_else(|e| panic!("upgrade {round} failed: {e}"));
         old_pids.push(old);
+        // Both processes accept on the admin socket for a few seconds: the old one says it is
+        // stopping and refuses a reload (which would be lost with it) with 503.
+        for _ in 0..10 {
+            let status = request(d.admin, "GET", "/status", &[], b"").await.json();
+            if status["pid"] == old {
+                assert_eq!(status["status"], "stopping");
+                old_admin_answers += 1;
+            }
+        }
 
         // A reload on the new process (SIGHUP to the pid in the pid file), seen by new requests.
         d.write_config(&config(&fast, &slow, round));
@@ -247,7 +257,7 @@ async fn upgrades_and_reloads_under_load_lose_nothing() {
         counts.keepalive_closed.load(SeqCst),
     );
     eprintln!(
-        "soak: {ok} ok, {bad} non-2xx, {conn_err} connection errors, {ka} keep-alive connections closed by a draining process (retried), {slow_ok} slow requests completed, over {:?}",
+        "soak: {ok} ok, {bad} non-2xx, {conn_err} connection errors, {ka} keep-alive connections closed by a draining process (retried), {slow_ok} slow requests completed, {old_admin_answers} admin answers from outgoing processes, over {:?}",
         started.elapsed()
     );
     assert_eq!(conn_err, 0, "connection errors");

@@ -20,8 +20,9 @@ pub const VERSION_PLACEHOLDER: &str = "\"version\": \"0.0.0\"";
 pub async fn status(State(st): St) -> Json<Value> {
     let rt = st.runtime.load();
     let last = st.reloader.status();
+    let stopping = st.shared.stopping.load(std::sync::atomic::Ordering::Acquire);
     Json(json!({
-        "status": "ok",
+        "status": if stopping { "stopping" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),
         "pid": std::process::id(),
         "uptime_seconds": st.started.elapsed().as_secs(),
@@ -80,6 +81,19 @@ pub async fn clusters(State(st): St) -> Json<Value> {
 }
 
 pub async fn reload(State(st): St) -> Response {
+    // In the seconds after a binary upgrade both processes accept on the admin socket; a reload
+    // applied to the outgoing one would be lost, so it asks the caller to retry (reaching the
+    // new process) instead.
+    if st.shared.stopping.load(std::sync::atomic::Ordering::Acquire) {
+        let mut res = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this process is stopping or handing over to a new one; retry to reach the new process",
+        )
+        .kind("stopping")
+        .into_response();
+        res.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+        return res;
+    }
     match st.reloader.reload().await {
         Ok(status) => Json(json!({ "reload": status })).into_response(),
         Err(status) => Problem::new(
