@@ -4,6 +4,7 @@ pub mod access_log;
 pub mod admin;
 pub mod config;
 pub mod echo;
+pub mod handover;
 pub mod lifecycle;
 pub mod metrics;
 pub mod net;

@@ -67,17 +67,24 @@ impl BackgroundService for DrainService {
     }
 }
 
-/// Write this process's pid (foreground runs; `--daemon` has Pingora write it after the fork).
+/// Write this process's pid, atomically (the pid file of foreground runs — `--daemon` has
+/// Pingora write it after the fork — and the ready file).
 pub fn write_pid_file(path: &Path) -> std::io::Result<()> {
-    let tmp = path.with_extension("pid.tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
     std::fs::write(&tmp, format!("{}\n", std::process::id()))?;
     std::fs::rename(&tmp, path)
 }
 
 /// The pid in `path`, if the file holds one and that process is alive.
 pub fn running_pid(path: &Path) -> Option<i32> {
+    read_pid(path).filter(|pid| is_alive(*pid))
+}
+
+pub fn read_pid(path: &Path) -> Option<i32> {
     let pid: i32 = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
-    (pid > 0 && is_alive(pid)).then_some(pid)
+    (pid > 0).then_some(pid)
 }
 
 pub fn is_alive(pid: i32) -> bool {
@@ -93,17 +100,6 @@ pub fn signal(pid: i32, sig: libc::c_int) -> std::io::Result<()> {
     } else {
         Err(std::io::Error::last_os_error())
     }
-}
-
-/// Whether `pid` has a SIGHUP handler installed (Linux `/proc/PID/status`, `SigCgt`): the
-/// sign that its services have started and a reload signal would be acted on, not lost.
-pub fn handles_sighup(pid: i32) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return false };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigCgt:"))
-        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1 << (libc::SIGHUP - 1)) != 0)
 }
 
 /// Until the reload handler is installed, a SIGHUP (e.g. a reload sent right after an

@@ -147,8 +147,11 @@ impl Reloader {
     }
 }
 
-/// Reload on SIGHUP.
-pub struct SighupService(pub Arc<Reloader>);
+/// Reload on SIGHUP. Once the handler is listening, the process's pid goes into `ready_file`.
+pub struct SighupService {
+    pub reloader: Arc<Reloader>,
+    pub ready_file: std::path::PathBuf,
+}
 
 #[async_trait]
 impl BackgroundService for SighupService {
@@ -161,6 +164,10 @@ impl BackgroundService for SighupService {
                 return;
             }
         };
+        // Only now is a SIGHUP sure to be seen (before, it is ignored): tell `gatehouse upgrade`.
+        if let Err(e) = crate::lifecycle::write_pid_file(&self.ready_file) {
+            log::warn!("cannot write {}: {e}", self.ready_file.display());
+        }
         loop {
             tokio::select! {
                 got = hup.recv() => {
@@ -168,7 +175,7 @@ impl BackgroundService for SighupService {
                         return;
                     }
                     log::info!("SIGHUP: reloading the config");
-                    let _ = self.0.reload().await;
+                    let _ = self.reloader.reload().await;
                 }
                 _ = shutdown.changed() => return,
             }

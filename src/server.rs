@@ -3,6 +3,7 @@
 
 use crate::access_log::AccessLog;
 use crate::config::LoadedConfig;
+use crate::handover::FirstRequestGate;
 use crate::lifecycle::{self, DrainService};
 use crate::proxy::Gateway;
 use crate::reload::{Reloader, SighupService};
@@ -69,7 +70,8 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
 
     let log_pending = access_log.as_ref().map(|l| l.pending.clone());
     let gateway = Gateway { runtime: handle.clone(), shared: shared.clone(), access_log };
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "gatehouse proxy");
+    let app = FirstRequestGate::new(pingora::proxy::http_proxy(&server.configuration, gateway));
+    let mut proxy = Service::new("gatehouse proxy".to_string(), app);
     for addr in &s.listen {
         proxy.add_tcp(addr);
     }
@@ -77,7 +79,8 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
         .map_err(|e| StartError::Io(e, std::io::Error::other("TLS setup")))?;
     server.add_service(proxy);
     server.add_service(background_service("health checks", HealthService { runtime: handle.clone() }));
-    server.add_service(background_service("reload on SIGHUP", SighupService(reloader.clone())));
+    let sighup = SighupService { reloader: reloader.clone(), ready_file: files.ready_file.clone() };
+    server.add_service(background_service("reload on SIGHUP", sighup));
     let phases = std::sync::Mutex::new(Some(server.watch_execution_phase()));
     server.add_service(background_service("drain", DrainService { shared: shared.clone(), log_pending, phases }));
 
@@ -98,6 +101,9 @@ pub struct ProcessFiles {
     pub data_dir: std::path::PathBuf,
     pub pid_file: std::path::PathBuf,
     pub upgrade_sock: std::path::PathBuf,
+    /// Beside the pid file: holds the pid once the process acts on SIGHUP (what `upgrade` waits
+    /// for before it returns).
+    pub ready_file: std::path::PathBuf,
 }
 
 impl ProcessFiles {
@@ -108,8 +114,10 @@ impl ProcessFiles {
             Some(p) => loaded.resolve(p),
             None => data_dir.join(default),
         };
+        let pid_file = in_data(&s.pid_file, "gatehouse.pid");
         ProcessFiles {
-            pid_file: in_data(&s.pid_file, "gatehouse.pid"),
+            ready_file: pid_file.with_extension("ready"),
+            pid_file,
             upgrade_sock: in_data(&s.upgrade_sock, "upgrade.sock"),
             data_dir,
         }

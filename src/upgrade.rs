@@ -7,7 +7,7 @@
 //! untouched.
 
 use crate::config::LoadedConfig;
-use crate::lifecycle::{handles_sighup, running_pid, signal};
+use crate::lifecycle::{read_pid, running_pid, signal};
 use crate::server::ProcessFiles;
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -78,7 +78,9 @@ pub fn upgrade(loaded: &LoadedConfig, exe: &Path, timeout: Duration) -> Result<U
     }
     loop {
         match running_pid(&files.pid_file) {
-            Some(pid) if pid != old_pid && handles_sighup(pid) => return Ok(Upgraded { old_pid, new_pid: pid }),
+            Some(pid) if pid != old_pid && read_pid(&files.ready_file) == Some(pid) => {
+                return Ok(Upgraded { old_pid, new_pid: pid })
+            }
             _ if Instant::now() > deadline => {
                 return Err(UpgradeError::AfterQuit(
                     old_pid,

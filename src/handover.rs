@@ -1,0 +1,56 @@
+//! Keeps connections that were accepted just before a graceful stop. When Pingora stops a
+//! service (SIGQUIT after handing the sockets over, or SIGTERM), it closes its listeners and
+//! then drops every connection still waiting for a request — including one accepted a moment
+//! earlier whose request bytes are still in flight, which its client sees as a refused request.
+//! This wrapper waits for a new connection's first byte before handing it to the proxy, and
+//! holds the stop back (briefly) until no accepted connection is still waiting for that byte.
+
+use async_trait::async_trait;
+use pingora::apps::ServerApp;
+use pingora::protocols::Stream;
+use pingora::server::ShutdownWatch;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A connection that sends nothing for this long is closed (DESIGN's `header_read_timeout`
+/// default).
+const FIRST_BYTE_WAIT: Duration = Duration::from_secs(10);
+/// The longest a stop waits for accepted connections to send their first byte.
+const SETTLE_MAX: Duration = Duration::from_secs(1);
+const SETTLE_POLL: Duration = Duration::from_millis(5);
+
+pub struct FirstRequestGate<A> {
+    inner: Arc<A>,
+    waiting: AtomicUsize,
+}
+
+impl<A> FirstRequestGate<A> {
+    pub fn new(inner: A) -> Self {
+        FirstRequestGate { inner: Arc::new(inner), waiting: AtomicUsize::new(0) }
+    }
+}
+
+#[async_trait]
+impl<A: ServerApp + Send + Sync + 'static> ServerApp for FirstRequestGate<A> {
+    async fn process_new(self: &Arc<Self>, mut stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        // Reads one byte and rewinds it (TLS streams answer at once: the handshake already
+        // carried the client's first flight).
+        let first = tokio::time::timeout(FIRST_BYTE_WAIT, stream.try_peek(&mut [0u8; 1])).await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        match first {
+            Ok(Ok(_)) => self.inner.process_new(stream, shutdown).await,
+            // Closed before a byte, or silent too long.
+            Ok(Err(_)) | Err(_) => None,
+        }
+    }
+
+    async fn cleanup(&self) {
+        let deadline = tokio::time::Instant::now() + SETTLE_MAX;
+        while self.waiting.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(SETTLE_POLL).await;
+        }
+        self.inner.cleanup().await;
+    }
+}
