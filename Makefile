@@ -62,7 +62,8 @@ certs/server.pem:
 
 # Install as a systemd service: the binary, the unit, the config (kept if one is there, with
 # data_dir, pid_file and upgrade_sock pointed at /var/lib/gatehouse and /run/gatehouse), the
-# README, and the `gatehouse` system user. Override PREFIX, SYSCONFDIR, UNITDIR, DESTDIR;
+# README, and the `gatehouse` system user (the config is mode 640, group gatehouse: it may hold
+# the admin token). Override PREFIX, SYSCONFDIR, UNITDIR, DESTDIR;
 # BIN picks the binary (default: the release build); CREATE_USER=no skips the user.
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
@@ -75,16 +76,17 @@ install: $(BIN)
 	sed -e 's|/usr/local|$(PREFIX)|g' -e 's|/etc/gatehouse|$(SYSCONFDIR)/gatehouse|g' \
 	  conf/gatehouse.service > $(DESTDIR)$(UNITDIR)/gatehouse.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/gatehouse.service
+	@if [ "$(CREATE_USER)" = yes ] && [ -z "$(DESTDIR)" ] && ! getent passwd gatehouse >/dev/null; then \
+	  useradd --system --user-group --no-create-home --home-dir /var/lib/gatehouse \
+	    --shell /usr/sbin/nologin gatehouse && echo "created user gatehouse"; fi
 	@cfg=$(DESTDIR)$(SYSCONFDIR)/gatehouse/gatehouse.toml; \
 	  if [ -e $$cfg ]; then echo "kept $$cfg"; else \
 	    sed -e 's|^data_dir = .*|data_dir = "/var/lib/gatehouse"|' \
 	        -e 's|^# pid_file = .*|pid_file = "/run/gatehouse/gatehouse.pid"|' \
 	        -e 's|^# upgrade_sock = .*|upgrade_sock = "/run/gatehouse/upgrade.sock"|' \
-	        conf/gatehouse.toml > $$cfg && chmod 640 $$cfg && echo "wrote $$cfg"; fi
+	        conf/gatehouse.toml > $$cfg && chmod 640 $$cfg && echo "wrote $$cfg"; \
+	    if getent group gatehouse >/dev/null && [ "$$(id -u)" = 0 ]; then chgrp gatehouse $$cfg; fi; fi
 	install -D -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/gatehouse/README.md
-	@if [ "$(CREATE_USER)" = yes ] && [ -z "$(DESTDIR)" ] && ! getent passwd gatehouse >/dev/null; then \
-	  useradd --system --user-group --no-create-home --home-dir /var/lib/gatehouse \
-	    --shell /usr/sbin/nologin gatehouse && echo "created user gatehouse"; fi
 	@echo "next: systemctl daemon-reload && systemctl enable --now gatehouse"
 
 $(BIN):
