@@ -160,7 +160,11 @@ impl Gateway {
             if let Ok(Some(status)) = g.child.try_wait() {
                 return Err(format!("exited with {status}: {}", g.stderr_text()));
             }
-            let up = tokio::net::TcpStream::connect(addr).await.is_ok()
+            // Listening, and acting on SIGHUP (the ready file holds the pid once it does).
+            let ready = std::fs::read_to_string(g.dir.path().join("gatehouse.ready"))
+                .is_ok_and(|pid| pid.trim() == g.child.id().to_string());
+            let up = ready
+                && tokio::net::TcpStream::connect(addr).await.is_ok()
                 && tokio::net::TcpStream::connect(admin).await.is_ok();
             if up {
                 return Ok(g);
