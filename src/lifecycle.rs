@@ -36,8 +36,16 @@ impl BackgroundService for DrainService {
             tokio::spawn(async move {
                 loop {
                     match phases.recv().await {
-                        Ok(ExecutionPhase::GracefulUpgradeTransferringFds | ExecutionPhase::GracefulTerminate) => {
+                        Ok(
+                            phase
+                            @ (ExecutionPhase::GracefulUpgradeTransferringFds | ExecutionPhase::GracefulTerminate),
+                        ) => {
                             shared.stopping.store(true, Ordering::Release);
+                            if matches!(phase, ExecutionPhase::GracefulTerminate) {
+                                log::info!("SIGTERM: stopping");
+                            } else {
+                                log::info!("SIGQUIT: handing the listening sockets to the new process");
+                            }
                             return;
                         }
                         Err(broadcast::error::RecvError::Closed) => return,

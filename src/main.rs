@@ -7,6 +7,12 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The log filter unless RUST_LOG says otherwise. Pingora's fd-transfer module logs an ERROR
+/// on every successful upgrade (its first non-blocking accept finds no sender yet); a real
+/// failure is still reported by the process that gives up ("Bootstrap failed", "Unable to send
+/// listener sockets") and by `gatehouse upgrade`.
+const LOG_DEFAULT: &str = "warn,gatehouse=info,pingora_core::server::transfer_fd=off";
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -63,7 +69,7 @@ fn main() -> ExitCode {
             *config = abs;
         }
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,gatehouse=info")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(LOG_DEFAULT)).init();
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Serve { config, upgrade, daemon } => {
