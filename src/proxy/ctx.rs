@@ -32,6 +32,8 @@ pub struct RequestCtx {
     /// `Connection` nominations and WebSocket upgrade, found at request start.
     pub hop: super::hop::HopInfo,
     pub counted: bool,
+    /// `Access-Control-Allow-Origin` for this request's response (CORS, allowed origin).
+    pub cors_origin: Option<HeaderValue>,
 }
 
 impl RequestCtx {
@@ -53,6 +55,7 @@ impl RequestCtx {
             body_bytes: 0,
             hop: Default::default(),
             counted: false,
+            cors_origin: None,
         }
     }
 

@@ -38,6 +38,8 @@ impl Problem {
     fn slug(&self) -> &'static str {
         match self.status {
             400 => "bad-request",
+            403 => "forbidden",
+            408 => "request-timeout",
             404 => "no-route",
             405 => "method-not-allowed",
             413 => "body-too-large",
@@ -110,6 +112,17 @@ pub async fn send(session: &mut Session, ctx: &RequestCtx, p: &Problem) -> pingo
     }
     session.write_response_header(Box::new(resp), false).await?;
     session.write_response_body(Some(body), true).await
+}
+
+/// Write a gateway-made answer without a body (e.g. a CORS preflight's 204), under the same
+/// rule as `send`: an unread body that is not small closes the connection.
+pub async fn send_head(session: &mut Session, ctx: &RequestCtx, mut resp: ResponseHeader) -> pingora::Result<()> {
+    resp.insert_header("x-request-id", ctx.request_id.clone())?;
+    if !body_is_small(session) {
+        session.set_keepalive(None);
+        resp.insert_header(http::header::CONNECTION, "close")?;
+    }
+    session.write_response_header(Box::new(resp), true).await
 }
 
 /// True when the unread request body is small enough to drain (so keep-alive is safe).

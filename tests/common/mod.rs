@@ -245,3 +245,12 @@ pub fn simple_config(upstreams: &[&Upstream], cluster_extra: &str, api_extra: &s
         ups.join(", ")
     )
 }
+
+/// Run `gatehouse check` on `text`: its exit code and everything it printed.
+pub fn check_config(text: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gatehouse.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(BIN).args(["check", "-c"]).arg(&file).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+}
