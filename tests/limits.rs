@@ -68,6 +68,17 @@ async fn the_deadline_applies_to_every_request_on_a_keep_alive_connection() {
 }
 
 #[tokio::test]
+async fn a_silent_connection_is_closed_after_the_header_read_timeout() {
+    let up = Upstream::start("u").await;
+    let gw = Gateway::start_with("header_read_timeout = \"1s\"", &simple_config(&[&up], "", "")).await;
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    let mut got = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got)).await;
+    assert!(closed.is_ok(), "still open after 10 s");
+    assert!(got.is_empty(), "no answer to a connection that said nothing");
+}
+
+#[tokio::test]
 async fn an_endless_head_is_refused_before_it_ends() {
     let up = Upstream::start("u").await;
     let gw =
