@@ -131,3 +131,14 @@ async fn check_rejects_a_wildcard_with_credentials_and_bad_origins() {
         assert!(!text.contains(ok), "{ok} is valid: {text}");
     }
 }
+
+#[tokio::test]
+async fn gateway_made_answers_carry_the_policy_too() {
+    let (gw, mut up) = gateway(CORS).await;
+    up.kill();
+    let r = gw.send("GET", "/r", &[("Origin", ORIGIN)], b"").await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN), "a script may read the refusal");
+    assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(r.header("vary"), Some("Origin"));
+}

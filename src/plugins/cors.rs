@@ -152,7 +152,13 @@ impl Plugin for Cors {
         }
         if let Some(origin) = req.headers.get(ORIGIN) {
             if self.origin_allowed(origin.as_bytes()) {
-                ctx.cors_origin = Some(self.allow_origin(origin));
+                ctx.cors.push((ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin(origin)));
+                if self.credentials {
+                    ctx.cors.push((ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true")));
+                }
+                if let Some(e) = &self.expose {
+                    ctx.cors.push((ACCESS_CONTROL_EXPOSE_HEADERS, e.clone()));
+                }
             }
         }
         Flow::Continue
@@ -170,14 +176,8 @@ impl Plugin for Cors {
         ] {
             h.remove(name);
         }
-        if let Some(origin) = &ctx.cors_origin {
-            h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-            if self.credentials {
-                h.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-            }
-            if let Some(e) = &self.expose {
-                h.insert(ACCESS_CONTROL_EXPOSE_HEADERS, e.clone());
-            }
+        for (name, value) in &ctx.cors {
+            h.insert(name.clone(), value.clone());
         }
         // The answer depends on the Origin unless it is the same `*` for everyone.
         if !self.any || self.credentials {

@@ -32,8 +32,9 @@ pub struct RequestCtx {
     /// `Connection` nominations and WebSocket upgrade, found at request start.
     pub hop: super::hop::HopInfo,
     pub counted: bool,
-    /// `Access-Control-Allow-Origin` for this request's response (CORS, allowed origin).
-    pub cors_origin: Option<HeaderValue>,
+    /// CORS response headers for a request from an allowed origin (set by the CORS plugin;
+    /// added to the upstream's answer and to gateway-made ones such as 401 or 429).
+    pub cors: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 impl RequestCtx {
@@ -55,7 +56,7 @@ impl RequestCtx {
             body_bytes: 0,
             hop: Default::default(),
             counted: false,
-            cors_origin: None,
+            cors: Vec::new(),
         }
     }
 

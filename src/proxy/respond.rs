@@ -98,13 +98,20 @@ impl Problem {
 /// Write `p` as the whole response.
 pub async fn send(session: &mut Session, ctx: &RequestCtx, p: &Problem) -> pingora::Result<()> {
     let body = p.body(ctx.request_id_str());
-    let mut resp = ResponseHeader::build(p.status, Some(6))?;
+    let mut resp = ResponseHeader::build(p.status, Some(8))?;
     resp.insert_header(http::header::CONTENT_TYPE, "application/problem+json")?;
     resp.insert_header(http::header::CONTENT_LENGTH, body.len())?;
     resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
     resp.insert_header("x-request-id", ctx.request_id.clone())?;
     if let Some(allow) = &p.allow {
         resp.insert_header(http::header::ALLOW, allow.as_str())?;
+    }
+    // A script on an allowed origin may read the gateway's own refusals (401, 403, 429…) too.
+    for (name, value) in &ctx.cors {
+        resp.insert_header(name.clone(), value.clone())?;
+    }
+    if !ctx.cors.is_empty() {
+        resp.append_header(http::header::VARY, "Origin")?;
     }
     if p.close || !body_is_small(session) {
         session.set_keepalive(None);
