@@ -1,7 +1,8 @@
 //! Early answers are safe (the lesson of Pingora's CVE-2025-4366): a request hidden in the body
 //! of a request the gateway answers before reading it (403 by IP rules, 413, a CORS preflight)
 //! is never read as the next request on the connection — the body is drained or the connection
-//! closed. Raw sockets: every byte is the test's.
+//! closed (Pingora 0.9 closes whenever an answer goes out before the body was read; the tests
+//! accept either, so they hold if that default changes). Raw sockets: every byte is the test's.
 
 mod common;
 use common::client::{parse, Response};
@@ -77,7 +78,7 @@ fn chunked(parts: &[&[u8]]) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn a_denied_request_with_a_length_body_is_drained() {
+async fn a_denied_request_with_a_length_body_is_never_replayed() {
     let (gw, up) = gateway("256").await;
     let raw = post("/guarded/x", &format!("Content-Length: {}\r\n", SMUGGLED.len()), SMUGGLED.as_bytes());
     let (first, next) = answer_then_follow_up(&gw, &raw).await;
@@ -98,7 +99,7 @@ async fn a_denied_request_with_a_chunked_body_closes_the_connection() {
 }
 
 #[tokio::test]
-async fn a_denied_request_with_a_large_body_closes_the_connection() {
+async fn a_denied_request_with_a_large_body_is_never_replayed() {
     let (gw, up) = gateway("1MiB").await;
     let mut body = SMUGGLED.as_bytes().to_vec();
     body.resize(100 * 1024, b' ');
@@ -133,7 +134,7 @@ async fn a_chunked_body_over_the_limit_closes_the_connection() {
 }
 
 #[tokio::test]
-async fn a_preflight_with_a_body_is_drained() {
+async fn a_preflight_with_a_body_is_never_replayed() {
     let (gw, up) = gateway("256").await;
     let head = format!(
         "OPTIONS /web/x HTTP/1.1\r\nHost: t\r\nOrigin: https://app.example\r\nAccess-Control-Request-Method: GET\r\nContent-Length: {}\r\n\r\n{SMUGGLED}",
@@ -143,4 +144,16 @@ async fn a_preflight_with_a_body_is_drained() {
     assert_eq!(first.status, 204);
     assert_not_smuggled(&next);
     assert_eq!(up.requests(), u64::from(next.is_some()));
+}
+
+#[tokio::test]
+async fn a_denied_request_waiting_for_100_continue_closes_the_connection() {
+    let (gw, up) = gateway("256").await;
+    // The body is never sent: the client waits for 100 Continue, then sends its next request.
+    let raw = post("/guarded/x", "Content-Length: 40\r\nExpect: 100-continue\r\n", b"");
+    let (first, next) = answer_then_follow_up(&gw, &raw).await;
+    assert_eq!(first.status, 403, "{}", first.text());
+    assert_eq!(first.header("connection"), Some("close"));
+    assert!(next.is_none(), "{:?}", next.map(|r| r.text()));
+    assert_eq!(up.requests(), 0);
 }

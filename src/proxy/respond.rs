@@ -135,7 +135,9 @@ pub async fn send_head(session: &mut Session, ctx: &RequestCtx, mut resp: Respon
 /// True when the unread request body is small enough to drain (so keep-alive is safe).
 fn body_is_small(session: &Session) -> bool {
     let h = session.req_header();
-    if h.headers.contains_key(http::header::TRANSFER_ENCODING) {
+    // A client waiting for `100 Continue` never sends the body after a final answer: draining
+    // would swallow its next request. Likewise a chunked body has no known end.
+    if h.headers.contains_key(http::header::TRANSFER_ENCODING) || h.headers.contains_key(http::header::EXPECT) {
         return false;
     }
     match h.headers.get(http::header::CONTENT_LENGTH) {
