@@ -83,3 +83,14 @@ async fn check_reports_bad_entries() {
     }
     assert!(!text.contains("ip_deny[0]: \"::1\""), "{text}");
 }
+
+#[tokio::test]
+async fn a_reload_applies_new_rules() {
+    let up = Upstream::start("u").await;
+    let gw = Gateway::start(&two_apis(&up, "", "")).await;
+    assert_eq!(gw.get("/guarded/x").await.status, 200);
+    gw.rewrite(&two_apis(&up, "", "ip_deny = [\"127.0.0.0/8\", \"::1\"]"));
+    assert_eq!(gw.admin_post("/reload").await.status, 200);
+    assert_forbidden(&gw.get("/guarded/x").await);
+    assert_eq!(gw.get("/open/x").await.status, 200);
+}
