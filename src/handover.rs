@@ -14,8 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A connection that sends nothing for this long is closed (DESIGN's `header_read_timeout`
-/// default).
+/// default), unless `with_first_byte_wait` says otherwise.
 const FIRST_BYTE_WAIT: Duration = Duration::from_secs(10);
+
+/// Tells, per connection, how long it may stay silent (e.g. from the current config).
+pub type WaitFn = Box<dyn Fn() -> Duration + Send + Sync>;
 /// The longest a stop waits for accepted connections to send their first byte.
 const SETTLE_MAX: Duration = Duration::from_secs(1);
 const SETTLE_POLL: Duration = Duration::from_millis(5);
@@ -23,11 +26,17 @@ const SETTLE_POLL: Duration = Duration::from_millis(5);
 pub struct FirstRequestGate<A> {
     inner: Arc<A>,
     waiting: AtomicUsize,
+    first_byte_wait: Option<WaitFn>,
 }
 
 impl<A> FirstRequestGate<A> {
     pub fn new(inner: A) -> Self {
-        FirstRequestGate { inner: Arc::new(inner), waiting: AtomicUsize::new(0) }
+        FirstRequestGate { inner: Arc::new(inner), waiting: AtomicUsize::new(0), first_byte_wait: None }
+    }
+
+    pub fn with_first_byte_wait(mut self, wait: WaitFn) -> Self {
+        self.first_byte_wait = Some(wait);
+        self
     }
 }
 
@@ -37,7 +46,8 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for FirstRequestGate<A> {
         self.waiting.fetch_add(1, Ordering::AcqRel);
         // Reads one byte and rewinds it (TLS streams answer at once: the handshake already
         // carried the client's first flight).
-        let first = tokio::time::timeout(FIRST_BYTE_WAIT, stream.try_peek(&mut [0u8; 1])).await;
+        let wait = self.first_byte_wait.as_ref().map_or(FIRST_BYTE_WAIT, |f| f());
+        let first = tokio::time::timeout(wait, stream.try_peek(&mut [0u8; 1])).await;
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         match first {
             Ok(Ok(_)) => self.inner.process_new(stream, shutdown).await,

@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod admin;
 pub mod config;
+pub mod conn;
 pub mod echo;
 pub mod handover;
 pub mod lifecycle;

@@ -24,6 +24,9 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     upstream_healthy: IntGaugeVec,
     pub config_reloads: IntCounterVec,
+    /// Proxy connections closed by a connection-level limit, by `reason` (`per_ip_limit`,
+    /// `header_timeout`, `header_too_large`).
+    pub connections_refused: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -58,6 +61,11 @@ impl Metrics {
         let config_reloads =
             IntCounterVec::new(Opts::new("gatehouse_config_reloads_total", "Config loads by result"), &["result"])
                 .expect("static metric definition");
+        let connections_refused = IntCounterVec::new(
+            Opts::new("gatehouse_connections_refused_total", "Proxy connections closed by a connection limit"),
+            &["reason"],
+        )
+        .expect("static metric definition");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_duration.clone()),
@@ -65,10 +73,20 @@ impl Metrics {
             Box::new(in_flight.clone()),
             Box::new(upstream_healthy.clone()),
             Box::new(config_reloads.clone()),
+            Box::new(connections_refused.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
-        Metrics { registry, requests, request_duration, upstream_duration, in_flight, upstream_healthy, config_reloads }
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            upstream_duration,
+            in_flight,
+            upstream_healthy,
+            config_reloads,
+            connections_refused,
+        }
     }
 
     /// Handles for one API (label `api`); `"-"` is used for requests that matched no route.

@@ -4,7 +4,9 @@
 use crate::config::{ConfigError, LoadedConfig};
 use crate::metrics::{ApiMetrics, Metrics};
 use crate::net::TrustedProxies;
+use crate::plugins::cors::Cors;
 use crate::plugins::headers::{HeaderOps, RequestHeaders, ResponseHeaders};
+use crate::plugins::ip::{IpFilter, IpRules};
 use crate::plugins::{Chain, Plugin};
 use crate::proxy::router::{MethodSet, Router};
 use crate::upstream::{build_cluster, Cluster, HealthRegistry};
@@ -31,6 +33,10 @@ pub struct Settings {
     pub max_header_size: usize,
     pub max_uri_length: usize,
     pub allow_encoded_slash: bool,
+    /// `[server] ip_allow` / `ip_deny`, checked before routing; `None` when both are empty.
+    pub ip_rules: Option<crate::plugins::ip::IpRules>,
+    pub header_read_timeout: std::time::Duration,
+    pub max_conns_per_ip: Option<u32>,
 }
 
 pub struct Api {
@@ -116,6 +122,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             metrics: shared.metrics.api(&a.name),
         });
         apis.push(api.clone());
+        let api_plugins = api_plugins(a, &format!("api[{i}]"), &mut errors);
         let strip = if a.strip_base_path { a.base_path.trim_end_matches('/').len() } else { 0 };
         // An API without routes is one route: its base path, every method.
         let routes: Vec<(String, bool, MethodSet, Option<&_>, Option<&_>, String)> = if a.route.is_empty() {
@@ -137,7 +144,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                 .collect()
         };
         for (pattern, exact, methods, req, resp, key) in routes {
-            let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
+            let mut plugins: Vec<Arc<dyn Plugin>> = api_plugins.clone();
             match HeaderOps::merge(a.request.as_ref(), req) {
                 Ok(Some(ops)) => plugins.push(Arc::new(RequestHeaders(ops))),
                 Ok(None) => {}
@@ -174,10 +181,28 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             max_header_size: s.max_header_size.0 as usize,
             max_uri_length: s.max_uri_length,
             allow_encoded_slash: s.allow_encoded_slash,
+            ip_rules: crate::plugins::ip::IpRules::new(&s.ip_allow, &s.ip_deny),
+            header_read_timeout: s.header_read_timeout.0,
+            max_conns_per_ip: s.max_conns_per_ip,
         },
         tls,
         unrouted: shared.metrics.api("-"),
         loaded_at: SystemTime::now(),
         source: loaded.file.clone(),
     })
+}
+
+/// The plugins an API gives every one of its routes: IP rules, CORS.
+fn api_plugins(a: &crate::config::ApiConfig, key: &str, errors: &mut Vec<ConfigError>) -> Vec<Arc<dyn Plugin>> {
+    let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
+    if let Some(rules) = IpRules::new(&a.ip_allow, &a.ip_deny) {
+        plugins.push(Arc::new(IpFilter(rules)));
+    }
+    if let Some(c) = &a.cors {
+        match Cors::new(c) {
+            Ok(cors) => plugins.push(Arc::new(cors)),
+            Err(e) => errors.push(ConfigError::new(format!("{key}.cors"), e)),
+        }
+    }
+    plugins
 }

@@ -3,6 +3,7 @@
 
 use crate::access_log::AccessLog;
 use crate::config::LoadedConfig;
+use crate::conn::{HeadDeadline, PerIpCap};
 use crate::handover::FirstRequestGate;
 use crate::lifecycle::{self, DrainService};
 use crate::proxy::Gateway;
@@ -70,7 +71,13 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
 
     let log_pending = access_log.as_ref().map(|l| l.pending.clone());
     let gateway = Gateway { runtime: handle.clone(), shared: shared.clone(), access_log };
-    let app = FirstRequestGate::new(pingora::proxy::http_proxy(&server.configuration, gateway));
+    // Outside in: per-address connection cap, handover of fresh connections, request heads read
+    // whole within header_read_timeout, then Pingora's proxy.
+    let proxy_app = pingora::proxy::http_proxy(&server.configuration, gateway);
+    let rt = handle.clone();
+    let gate = FirstRequestGate::new(HeadDeadline::new(proxy_app, handle.clone(), shared.clone()))
+        .with_first_byte_wait(Box::new(move || rt.load().settings.header_read_timeout));
+    let app = PerIpCap::new(gate, handle.clone(), shared.clone());
     let mut proxy = Service::new("gatehouse proxy".to_string(), app);
     for addr in &s.listen {
         proxy.add_tcp(addr);

@@ -27,6 +27,11 @@ async fn oversized_requests_get_problems() {
     raw.extend_from_slice(b"0\r\n\r\n");
     let r = send_raw(gw.addr, &raw).await.expect("an answer");
     assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(up.requests(), 0, "the upstream never got a whole request");
+    let ok =
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    let r = send_raw(gw.addr, ok).await.expect("an answer");
+    assert_eq!((r.status, r.json()["body"].as_str()), (200, Some("hello")), "chunked bodies under the limit pass");
 
     let r = gw.get(&format!("/{}", "a".repeat(100))).await;
     assert_eq!(r.status, 414);

@@ -31,6 +31,14 @@ pub struct ServerConfig {
     pub max_body_size: ByteSize,
     pub max_header_size: ByteSize,
     pub max_uri_length: usize,
+    /// Concurrent connections one client address (the TCP peer) may hold; absent = no cap.
+    pub max_conns_per_ip: Option<u32>,
+    /// Time for a whole request head, from its first byte (slowloris protection).
+    pub header_read_timeout: HumanDuration,
+    /// Client addresses or CIDRs allowed / denied everywhere (deny wins; a non-empty allow
+    /// list denies everything else).
+    pub ip_allow: Vec<String>,
+    pub ip_deny: Vec<String>,
     pub allow_encoded_slash: bool,
     /// `"off"`, `"stdout"`, `"stderr"` or a file path.
     pub access_log: String,
@@ -72,6 +80,10 @@ impl Default for ServerConfig {
             max_body_size: ByteSize(10 << 20),
             max_header_size: ByteSize(32 << 10),
             max_uri_length: 8192,
+            max_conns_per_ip: None,
+            header_read_timeout: HumanDuration(Duration::from_secs(10)),
+            ip_allow: Vec::new(),
+            ip_deny: Vec::new(),
             allow_encoded_slash: false,
             access_log: "stdout".into(),
             upstream_keepalive_pool: 1024,
@@ -248,7 +260,29 @@ pub struct ApiConfig {
     pub request: Option<HeaderRewrite>,
     pub response: Option<HeaderRewrite>,
     #[serde(default)]
+    pub ip_allow: Vec<String>,
+    #[serde(default)]
+    pub ip_deny: Vec<String>,
+    pub cors: Option<CorsConfig>,
+    #[serde(default)]
     pub route: Vec<RouteConfig>,
+}
+
+/// `[api.cors]`: which browser origins may call the API, answered by the gateway.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// `"https://app.example.com"` entries, or `"*"` (not with `credentials`).
+    pub origins: Vec<String>,
+    /// Empty: GET, HEAD, POST, PUT, PATCH, DELETE.
+    pub methods: Vec<String>,
+    /// Request headers a browser may send; empty: whatever the preflight asks for.
+    pub headers: Vec<String>,
+    /// Response headers a script may read beyond the safelisted ones.
+    pub expose_headers: Vec<String>,
+    pub credentials: bool,
+    /// How long a browser may cache a preflight answer; absent: the browser's default.
+    pub max_age: Option<HumanDuration>,
 }
 
 fn d_version() -> String {

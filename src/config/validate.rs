@@ -52,10 +52,14 @@ fn server(s: &ServerConfig, err: &mut Err) {
             err("server.threads".into(), "must be between 1 and 512".into());
         }
     }
-    for (i, p) in s.trusted_proxies.iter().enumerate() {
-        if crate::net::parse_cidr(p).is_none() {
-            err(format!("server.trusted_proxies[{i}]"), format!("{p:?} is not an IP address or CIDR"));
-        }
+    for (key, list) in [("trusted_proxies", &s.trusted_proxies), ("ip_allow", &s.ip_allow), ("ip_deny", &s.ip_deny)] {
+        cidrs(list, &format!("server.{key}"), err);
+    }
+    if s.max_conns_per_ip == Some(0) {
+        err("server.max_conns_per_ip".into(), "must be at least 1 (leave it out for no cap)".into());
+    }
+    if s.header_read_timeout.0.is_zero() {
+        err("server.header_read_timeout".into(), "must be greater than zero".into());
     }
     if s.max_uri_length < 16 {
         err("server.max_uri_length".into(), "must be at least 16".into());
@@ -219,6 +223,11 @@ fn api(a: &ApiConfig, p: &str, err: &mut Err) {
     }
     rewrite(a.request.as_ref(), &format!("{p}.request"), err);
     rewrite(a.response.as_ref(), &format!("{p}.response"), err);
+    cidrs(&a.ip_allow, &format!("{p}.ip_allow"), err);
+    cidrs(&a.ip_deny, &format!("{p}.ip_deny"), err);
+    if let Some(c) = &a.cors {
+        cors(c, &format!("{p}.cors"), err);
+    }
     for (i, r) in a.route.iter().enumerate() {
         let rp = format!("{p}.route[{i}]");
         if !r.path.starts_with('/') || !is_normalized_path(&r.path) {
@@ -243,6 +252,63 @@ fn api(a: &ApiConfig, p: &str, err: &mut Err) {
         rewrite(r.request.as_ref(), &format!("{rp}.request"), err);
         rewrite(r.response.as_ref(), &format!("{rp}.response"), err);
     }
+}
+
+fn cidrs(list: &[String], p: &str, err: &mut Err) {
+    for (i, c) in list.iter().enumerate() {
+        if crate::net::parse_cidr(c).is_none() {
+            err(format!("{p}[{i}]"), format!("{c:?} is not an IP address or CIDR"));
+        }
+    }
+}
+
+fn cors(c: &CorsConfig, p: &str, err: &mut Err) {
+    if c.origins.is_empty() {
+        err(format!("{p}.origins"), "needs at least one origin (or \"*\")".into());
+    }
+    for (i, o) in c.origins.iter().enumerate() {
+        if o == "*" {
+            if c.credentials {
+                err(
+                    format!("{p}.origins[{i}]"),
+                    "\"*\" cannot be used with credentials = true; list the origins".into(),
+                );
+            }
+        } else if !origin_ok(o) {
+            err(format!("{p}.origins[{i}]"), format!("{o:?} is not an origin such as \"https://app.example.com\""));
+        }
+    }
+    for (i, m) in c.methods.iter().enumerate() {
+        if !METHODS.contains(&m.as_str()) {
+            err(format!("{p}.methods[{i}]"), format!("unknown method {m:?}; expected one of {}", METHODS.join(", ")));
+        }
+    }
+    for (key, list) in [("headers", &c.headers), ("expose_headers", &c.expose_headers)] {
+        for (i, h) in list.iter().enumerate() {
+            if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                err(format!("{p}.{key}[{i}]"), format!("{h:?} is not a valid header name"));
+            }
+        }
+    }
+}
+
+/// `scheme://host[:port]`, nothing after (what a browser sends in `Origin`), or `null`.
+fn origin_ok(o: &str) -> bool {
+    let Some((scheme, rest)) = o.split_once("://") else { return o == "null" };
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((ip, port)) => (ip, port),
+            None => return false,
+        },
+        None => rest.split_once(':').map_or((rest, ""), |(h, p)| (h, &rest[h.len()..][..p.len() + 1])),
+    };
+    let port_ok = port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok());
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    scheme_ok
+        && port_ok
+        && !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':'))
 }
 
 fn rewrite(r: Option<&HeaderRewrite>, p: &str, err: &mut Err) {

@@ -1,7 +1,9 @@
 //! Policies as plugins. Each plugin declares the phases it works in; a route's chain is built
 //! once at load time with one list per phase, so a phase with no plugins costs nothing.
 
+pub mod cors;
 pub mod headers;
+pub mod ip;
 
 use crate::proxy::ctx::RequestCtx;
 use crate::proxy::respond::Problem;
@@ -14,6 +16,8 @@ pub enum Flow {
     Continue,
     /// Answer now with this problem; later plugins and the upstream are skipped.
     Respond(Problem),
+    /// The plugin wrote the whole response itself (e.g. a CORS preflight answer).
+    Done,
 }
 
 /// The phases a plugin takes part in (DESIGN §3 steps 3, 7 and 8).
@@ -30,6 +34,10 @@ pub trait Plugin: Send + Sync {
     /// Lower runs first: IP rules, authentication, authorization, limits, validation, rewrite.
     fn priority(&self) -> u32;
     fn phases(&self) -> Phases;
+    /// Answers CORS preflights: an `OPTIONS` preflight is routed by the method it asks about.
+    fn answers_preflight(&self) -> bool {
+        false
+    }
 
     async fn request(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Flow {
         Flow::Continue
@@ -50,6 +58,8 @@ pub struct Chain {
     pub request: Vec<Arc<dyn Plugin>>,
     pub upstream_request: Vec<Arc<dyn Plugin>>,
     pub response: Vec<Arc<dyn Plugin>>,
+    /// A plugin answers CORS preflights (see `Plugin::answers_preflight`).
+    pub preflight: bool,
 }
 
 impl Chain {
@@ -57,6 +67,7 @@ impl Chain {
         plugins.sort_by_key(|p| p.priority());
         let mut c = Chain::default();
         for p in plugins {
+            c.preflight |= p.answers_preflight();
             let ph = p.phases();
             if ph.request {
                 c.request.push(p.clone());

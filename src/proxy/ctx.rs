@@ -32,6 +32,9 @@ pub struct RequestCtx {
     /// `Connection` nominations and WebSocket upgrade, found at request start.
     pub hop: super::hop::HopInfo,
     pub counted: bool,
+    /// CORS response headers for a request from an allowed origin (set by the CORS plugin;
+    /// added to the upstream's answer and to gateway-made ones such as 401 or 429).
+    pub cors: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 impl RequestCtx {
@@ -53,6 +56,7 @@ impl RequestCtx {
             body_bytes: 0,
             hop: Default::default(),
             counted: false,
+            cors: Vec::new(),
         }
     }
 

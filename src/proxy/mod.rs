@@ -56,9 +56,13 @@ impl ProxyHttp for Gateway {
         if !route.chain.request.is_empty() {
             let route = route.clone();
             for plugin in &route.chain.request {
-                if let crate::plugins::Flow::Respond(p) = plugin.request(session, ctx).await {
-                    respond::send(session, ctx, &p).await?;
-                    return Ok(true);
+                match plugin.request(session, ctx).await {
+                    crate::plugins::Flow::Continue => {}
+                    crate::plugins::Flow::Respond(p) => {
+                        respond::send(session, ctx, &p).await?;
+                        return Ok(true);
+                    }
+                    crate::plugins::Flow::Done => return Ok(true),
                 }
             }
         }

@@ -38,6 +38,8 @@ impl Problem {
     fn slug(&self) -> &'static str {
         match self.status {
             400 => "bad-request",
+            403 => "forbidden",
+            408 => "request-timeout",
             404 => "no-route",
             405 => "method-not-allowed",
             413 => "body-too-large",
@@ -96,13 +98,20 @@ impl Problem {
 /// Write `p` as the whole response.
 pub async fn send(session: &mut Session, ctx: &RequestCtx, p: &Problem) -> pingora::Result<()> {
     let body = p.body(ctx.request_id_str());
-    let mut resp = ResponseHeader::build(p.status, Some(6))?;
+    let mut resp = ResponseHeader::build(p.status, Some(8))?;
     resp.insert_header(http::header::CONTENT_TYPE, "application/problem+json")?;
     resp.insert_header(http::header::CONTENT_LENGTH, body.len())?;
     resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
     resp.insert_header("x-request-id", ctx.request_id.clone())?;
     if let Some(allow) = &p.allow {
         resp.insert_header(http::header::ALLOW, allow.as_str())?;
+    }
+    // A script on an allowed origin may read the gateway's own refusals (401, 403, 429…) too.
+    for (name, value) in &ctx.cors {
+        resp.insert_header(name.clone(), value.clone())?;
+    }
+    if !ctx.cors.is_empty() {
+        resp.append_header(http::header::VARY, "Origin")?;
     }
     if p.close || !body_is_small(session) {
         session.set_keepalive(None);
@@ -112,10 +121,23 @@ pub async fn send(session: &mut Session, ctx: &RequestCtx, p: &Problem) -> pingo
     session.write_response_body(Some(body), true).await
 }
 
+/// Write a gateway-made answer without a body (e.g. a CORS preflight's 204), under the same
+/// rule as `send`: an unread body that is not small closes the connection.
+pub async fn send_head(session: &mut Session, ctx: &RequestCtx, mut resp: ResponseHeader) -> pingora::Result<()> {
+    resp.insert_header("x-request-id", ctx.request_id.clone())?;
+    if !body_is_small(session) {
+        session.set_keepalive(None);
+        resp.insert_header(http::header::CONNECTION, "close")?;
+    }
+    session.write_response_header(Box::new(resp), true).await
+}
+
 /// True when the unread request body is small enough to drain (so keep-alive is safe).
 fn body_is_small(session: &Session) -> bool {
     let h = session.req_header();
-    if h.headers.contains_key(http::header::TRANSFER_ENCODING) {
+    // A client waiting for `100 Continue` never sends the body after a final answer: draining
+    // would swallow its next request. Likewise a chunked body has no known end.
+    if h.headers.contains_key(http::header::TRANSFER_ENCODING) || h.headers.contains_key(http::header::EXPECT) {
         return false;
     }
     match h.headers.get(http::header::CONTENT_LENGTH) {

@@ -21,6 +21,12 @@ pub fn begin(session: &mut Session, ctx: &mut RequestCtx) {
         let xff = if trusted.is_empty() { None } else { req.headers.get("x-forwarded-for").map(|v| v.as_bytes()) };
         ctx.client_ip = Some(trusted.client_ip(peer, xff));
     }
+    if let Some(rules) = &ctx.rt.settings.ip_rules {
+        if !rules.permits(ctx.client_ip) {
+            ctx.reject = Some(crate::plugins::ip::forbidden());
+            return;
+        }
+    }
     match super::hop::inspect(session.req_header()) {
         Ok(hop) => ctx.hop = hop,
         Err(detail) => {
@@ -94,6 +100,15 @@ fn check_and_route(session: &mut Session, rt: &Runtime) -> Result<Arc<Route>, Pr
     let host_raw =
         authority.as_deref().map(str::as_bytes).or_else(|| req.headers.get(http::header::HOST).map(|h| h.as_bytes()));
     let host = host_only(host_raw.unwrap_or_default());
+    // A CORS preflight goes to the route of the method it asks about, when that route's chain
+    // answers preflights; otherwise it is an ordinary OPTIONS request.
+    if let Some(asked) = crate::plugins::cors::preflight_method(req) {
+        if let Match::Found(route) = rt.router.lookup(&host, path_str, MethodSet::bit(&asked)) {
+            if route.chain.preflight {
+                return Ok(route.clone());
+            }
+        }
+    }
     let method = MethodSet::bit(&req.method);
     match rt.router.lookup(&host, path_str, method) {
         Match::Found(route) => Ok(route.clone()),

@@ -76,8 +76,18 @@ impl Drop for Upstream {
 }
 
 /// A port that was free a moment ago (the gateway binds it by address; a clash is retried).
+/// Never the same port twice in one test process: gateways started side by side must not
+/// race for one port (the loser's start check would reach the winner's listener).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// The gateway binary running on a config made from `server_extra` + `body`.
@@ -167,6 +177,13 @@ impl Gateway {
                 && tokio::net::TcpStream::connect(addr).await.is_ok()
                 && tokio::net::TcpStream::connect(admin).await.is_ok();
             if up {
+                // Make sure the listener is this child's (not another process's on a reused port).
+                let status = request(admin, "GET", "/status", &[], b"").await;
+                let json: serde_json::Value = serde_json::from_slice(&status.body).unwrap_or_default();
+                let pid = (status.status == 200).then(|| json["pid"].as_u64()).flatten();
+                if pid.is_some_and(|p| p != u64::from(g.child.id())) {
+                    return Err(format!("port taken by pid {pid:?}"));
+                }
                 return Ok(g);
             }
             if Instant::now() > deadline {
@@ -248,4 +265,13 @@ pub fn simple_config(upstreams: &[&Upstream], cluster_extra: &str, api_extra: &s
         "[[cluster]]\nname = \"c\"\nupstreams = [{}]\n{cluster_extra}\n\n[[api]]\nname = \"a\"\nbase_path = \"/\"\ncluster = \"c\"\n{api_extra}\n",
         ups.join(", ")
     )
+}
+
+/// Run `gatehouse check` on `text`: its exit code and everything it printed.
+pub fn check_config(text: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gatehouse.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(BIN).args(["check", "-c"]).arg(&file).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
 }
