@@ -32,6 +32,10 @@ pub struct RequestCtx {
     /// `Connection` nominations and WebSocket upgrade, found at request start.
     pub hop: super::hop::HopInfo,
     pub counted: bool,
+    /// Set by authentication (DESIGN §3 step 3) for every later step.
+    pub consumer: Option<Arc<crate::plugins::auth::Consumer>>,
+    /// The verified JWT, when that is how the consumer authenticated.
+    pub token: Option<Arc<crate::plugins::auth::jwt::Verified>>,
 }
 
 impl RequestCtx {
@@ -53,6 +57,8 @@ impl RequestCtx {
             body_bytes: 0,
             hop: Default::default(),
             counted: false,
+            consumer: None,
+            token: None,
         }
     }
 
