@@ -223,3 +223,78 @@ async fn jwks_file_keys_by_kid_and_rotation() {
     assert_rejected(&gw, "removed kid", &sign(&k1, Some("k1"), &claims(json!({ "n": 2 })))).await;
     assert_rejected(&gw, "unknown kid", &sign(&k2, Some("k9"), &claims(json!({})))).await;
 }
+
+/// A JWKS endpoint: answers every GET with the current status and body, counting fetches.
+struct JwksServer {
+    url: String,
+    state: std::sync::Arc<std::sync::Mutex<(u16, String)>>,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl JwksServer {
+    async fn start(body: String) -> JwksServer {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let state = std::sync::Arc::new(std::sync::Mutex::new((200, body)));
+        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let (st, n) = (state.clone(), fetches.clone());
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                    }
+                }
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (status, body) = st.lock().unwrap().clone();
+                let resp = format!("HTTP/1.0 {status} X\r\ncontent-type: application/json\r\n\r\n{body}");
+                let _ = s.write_all(resp.as_bytes()).await;
+            }
+        });
+        JwksServer { url, state, fetches }
+    }
+
+    fn fetches(&self) -> u32 {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn jwks_url_fetched_rotated_and_kept_on_failure() {
+    let (k1, k2) = (rsa(), rsa());
+    let idp = JwksServer::start(jwks(&[("k1", &k1)])).await;
+    let up = Upstream::start("u").await;
+    let source = format!("jwks_url = \"{}\"\njwks_refresh = \"1s\"", idp.url);
+    let gw = Gateway::start(&config(&up, &source)).await;
+    // The first token makes the gateway fetch the set.
+    let r = call(&gw, "/x", &sign(&k1, Some("k1"), &claims(json!({})))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(idp.fetches() >= 1);
+
+    // Rotation: the endpoint now serves k2 only; an unknown kid fetches again at once.
+    idp.state.lock().unwrap().1 = jwks(&[("k2", &k2)]);
+    let r = call(&gw, "/x", &sign(&k2, Some("k2"), &claims(json!({})))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_rejected(&gw, "removed kid", &sign(&k1, Some("k1"), &claims(json!({ "n": 1 })))).await;
+
+    // A failing endpoint: refreshes (every 1 s here) fail and the last good keys stay.
+    idp.state.lock().unwrap().0 = 500;
+    let before = idp.fetches();
+    let mut i = 0;
+    common::eventually(20, "a refresh against the failing endpoint", || {
+        i += 1;
+        let token = sign(&k2, Some("k2"), &claims(json!({ "i": i })));
+        let gw = &gw;
+        let idp = &idp;
+        async move {
+            assert_eq!(call(gw, "/x", &token).await.status, 200);
+            idp.fetches() > before
+        }
+    })
+    .await;
+    assert_eq!(call(&gw, "/x", &sign(&k2, Some("k2"), &claims(json!({ "i": "last" })))).await.status, 200);
+}

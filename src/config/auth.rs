@@ -155,11 +155,13 @@ fn issuer(j: &JwtIssuerConfig, p: &str, err: &mut Err) {
         0 => err(p.into(), "needs one of key_file, jwks_file or jwks_url".into()),
         _ => err(p.into(), "use only one of key_file, jwks_file and jwks_url".into()),
     }
-    if j.jwks_url.is_some() {
-        err(format!("{p}.jwks_url"), "not supported yet; download the set and use jwks_file".into());
+    if let Some(u) = &j.jwks_url {
+        if let Err(m) = crate::plugins::auth::jwks::JwksUrl::parse(u) {
+            err(format!("{p}.jwks_url"), m);
+        }
     }
-    if hmac && j.jwks_file.is_some() {
-        err(format!("{p}.jwks_file"), "HMAC algorithms take a key_file holding the shared secret".into());
+    if hmac && (j.jwks_file.is_some() || j.jwks_url.is_some()) {
+        err(p.into(), "HMAC algorithms take a key_file holding the shared secret".into());
     }
     if j.jwks_refresh.0 < Duration::from_secs(1) {
         err(format!("{p}.jwks_refresh"), "must be at least 1s".into());

@@ -1,17 +1,17 @@
 //! JWT bearer tokens from `[[jwt_issuer]]`s. The issuer is picked by the token's `iss`; its
 //! pinned `algorithms` must hold the token's `alg` (so an HMAC token never meets a public key);
 //! `jwk`/`jku`/`x5u`/`x5c` headers are refused, never fetched; the key comes from `key_file` or
-//! from `jwks_file` by `kid`. A verified token is cached by its sha256 until its `exp`.
+//! from `jwks_file`/`jwks_url` by `kid` (`jwks.rs`). A verified token is cached by its sha256 until its `exp`.
 //! `consumer_claim` (default `sub`) must name a `[[consumer]]`, as Kong's JWT plugin requires a
 //! credential's consumer: a valid token of an unknown consumer is refused with 401.
 
 use super::cache::TtlCache;
+use super::jwks::{read_file, JwksSource, JwksUrl, Keys};
 use super::{sha256, Consumer, Consumers};
 use crate::config::{ConfigError, JwtIssuerConfig, LoadedConfig};
 use arc_swap::ArcSwap;
 use base64::Engine;
 use http::{HeaderName, HeaderValue};
-use jsonwebtoken::jwk::{JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -33,26 +33,19 @@ pub struct Verified {
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-#[derive(Default)]
-struct Keys {
-    /// `key_file`, or the only key of a set (used by tokens without `kid`).
-    single: Option<DecodingKey>,
-    by_kid: HashMap<String, (DecodingKey, Option<Algorithm>)>,
-}
-
 struct Issuer {
     validations: Vec<(Algorithm, Validation)>,
     keys: ArcSwap<Keys>,
-    jwks_file: Option<PathBuf>,
+    source: Option<JwksSource>,
     refresh: Duration,
-    /// When the key set was last read, and when an unknown `kid` last caused a read.
-    loaded: Mutex<(Instant, Option<Instant>)>,
+    /// When the key set was last read (`None`: never), and when an unknown `kid` last caused a read.
+    loaded: Mutex<(Option<Instant>, Option<Instant>)>,
     consumer_claim: String,
     claim_headers: Vec<(String, HeaderName)>,
 }
 
 pub struct JwtVerifier {
-    issuers: HashMap<String, Issuer>,
+    issuers: HashMap<String, Arc<Issuer>>,
     consumers: Arc<Consumers>,
     cache: TtlCache<Arc<Verified>>,
 }
@@ -93,43 +86,22 @@ fn load_key_file(path: &PathBuf, algs: &[Algorithm]) -> Result<Keys, String> {
     Ok(Keys { single: Some(key), by_kid: HashMap::new() })
 }
 
-fn load_jwks(path: &PathBuf) -> Result<Keys, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let set: JwkSet = serde_json::from_slice(&bytes).map_err(|e| format!("not a JWK set: {e}"))?;
-    let mut keys = Keys::default();
-    let usable: Vec<_> =
-        set.keys.iter().filter(|k| !matches!(k.common.public_key_use, Some(PublicKeyUse::Encryption))).collect();
-    for jwk in &usable {
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("key {:?}: {e}", jwk.common.key_id))?;
-        let alg = jwk.common.key_algorithm.and_then(|a| Algorithm::from_str(&format!("{a:?}")).ok());
-        match &jwk.common.key_id {
-            Some(kid) => {
-                keys.by_kid.insert(kid.clone(), (key.clone(), alg));
-            }
-            None if usable.len() > 1 => return Err("every key of a set with several keys needs a \"kid\"".into()),
-            None => {}
-        }
-        if usable.len() == 1 {
-            keys.single = Some(key);
-        }
-    }
-    if usable.is_empty() {
-        return Err("the set holds no signing key".into());
-    }
-    Ok(keys)
-}
-
 impl Issuer {
     fn build(j: &JwtIssuerConfig, loaded: &LoadedConfig) -> Result<Issuer, (&'static str, String)> {
         let algs: Vec<Algorithm> = j.algorithms.iter().filter_map(|a| Algorithm::from_str(a).ok()).collect();
-        let (keys, jwks_file) = match (&j.key_file, &j.jwks_file) {
-            (Some(f), _) => (load_key_file(&loaded.resolve(f), &algs).map_err(|e| ("key_file", e))?, None),
-            (None, Some(f)) => {
+        let (keys, source) = match (&j.key_file, &j.jwks_file, &j.jwks_url) {
+            (Some(f), _, _) => (load_key_file(&loaded.resolve(f), &algs).map_err(|e| ("key_file", e))?, None),
+            (None, Some(f), _) => {
                 let path = loaded.resolve(f);
-                (load_jwks(&path).map_err(|e| ("jwks_file", e))?, Some(path))
+                (read_file(&path).map_err(|e| ("jwks_file", e))?, Some(JwksSource::File(path)))
             }
-            (None, None) => return Err(("jwks_url", "not supported yet".into())),
+            // Fetched by the first request that needs it, then refreshed (see `maybe_reload`).
+            (None, None, Some(u)) => {
+                (Keys::default(), Some(JwksSource::Url(JwksUrl::parse(u).map_err(|e| ("jwks_url", e))?)))
+            }
+            (None, None, None) => return Err(("key_file", "needs key_file, jwks_file or jwks_url".into())),
         };
+        let fetched = (!matches!(source, Some(JwksSource::Url(_)))).then(Instant::now);
         let validations = algs
             .iter()
             .map(|&alg| {
@@ -156,42 +128,53 @@ impl Issuer {
         Ok(Issuer {
             validations,
             keys: ArcSwap::from_pointee(keys),
-            jwks_file,
+            source,
             refresh: j.jwks_refresh.0,
-            loaded: Mutex::new((Instant::now(), None)),
+            loaded: Mutex::new((fetched, None)),
             consumer_claim: j.consumer_claim.clone(),
             claim_headers,
         })
     }
 
-    /// Re-read `jwks_file` off the async threads: when `refresh` has passed, or for an unknown
-    /// `kid` (at most once a minute). A failed read keeps the last good keys. True when read.
-    async fn maybe_reload(&self, unknown_kid: bool) -> bool {
-        let Some(path) = &self.jwks_file else { return false };
-        {
+    /// Refresh the key set: awaited when it was never fetched or for an unknown `kid` (at most
+    /// once a minute); in the background once `jwks_refresh` has passed. A failed read or fetch
+    /// keeps the last good keys. True when this call loaded new keys.
+    async fn maybe_reload(self: &Arc<Self>, unknown_kid: bool) -> bool {
+        let Some(source) = &self.source else { return false };
+        let wait = {
             let mut at = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
-            let due = now.duration_since(at.0) >= self.refresh;
+            let never = at.0.is_none();
             let kid_ok = unknown_kid && at.1.is_none_or(|t| now.duration_since(t) >= KID_RELOAD_EVERY);
-            if !due && !kid_ok {
+            let due = at.0.is_some_and(|t| now.duration_since(t) >= self.refresh);
+            if !never && !kid_ok && !due {
                 return false;
             }
-            at.0 = now;
-            if unknown_kid {
+            at.0 = Some(now);
+            if kid_ok && !never {
                 at.1 = Some(now);
             }
+            never || kid_ok
+        };
+        if !wait {
+            let me = self.clone();
+            tokio::spawn(async move { me.store(me.source.as_ref().map(JwksSource::fetch)).await });
+            return false;
         }
-        let path = path.clone();
-        match tokio::task::spawn_blocking(move || load_jwks(&path)).await {
-            Ok(Ok(keys)) => {
+        self.store(Some(source.fetch())).await
+    }
+
+    async fn store(&self, fetch: Option<impl std::future::Future<Output = Result<Keys, String>>>) -> bool {
+        let Some(fetch) = fetch else { return false };
+        match fetch.await {
+            Ok(keys) => {
                 self.keys.store(Arc::new(keys));
                 true
             }
-            Ok(Err(e)) => {
-                log::warn!("jwks_file: keeping the last good keys: {e}");
+            Err(e) => {
+                log::warn!("jwt issuer keys: keeping the last good ones: {e}");
                 false
             }
-            Err(_) => false,
         }
     }
 }
@@ -202,7 +185,7 @@ impl JwtVerifier {
         for (i, j) in loaded.config.jwt_issuers.iter().enumerate() {
             match Issuer::build(j, loaded) {
                 Ok(iss) => {
-                    issuers.insert(j.issuer.clone(), iss);
+                    issuers.insert(j.issuer.clone(), Arc::new(iss));
                 }
                 Err((key, e)) => errors.push(ConfigError::new(format!("jwt_issuer[{i}].{key}"), e)),
             }

@@ -8,6 +8,7 @@
 pub mod api_key;
 pub mod basic;
 mod cache;
+pub mod jwks;
 pub mod jwt;
 
 use super::{Flow, Phases, Plugin};
