@@ -186,6 +186,24 @@ async fn each_bad_token_is_rejected() {
 }
 
 #[tokio::test]
+async fn hmac_issuer_takes_its_secret_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "0123456789abcdef0123456789abcdef-test-secret\n").unwrap();
+    let up = Upstream::start("u").await;
+    let source = format!("key_file = {:?}", secret.display().to_string());
+    let gw =
+        Gateway::start(&config(&up, &source).replace(r#"algorithms = ["RS256"]"#, r#"algorithms = ["HS256"]"#)).await;
+    let c = claims(json!({}));
+    let hs = |secret: &[u8]| {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &c, &EncodingKey::from_secret(secret)).unwrap()
+    };
+    assert_eq!(call(&gw, "/x", &hs(b"0123456789abcdef0123456789abcdef-test-secret")).await.status, 200);
+    assert_rejected(&gw, "other secret", &hs(b"0123456789abcdef0123456789abcdef-test-secreT")).await;
+    assert_rejected(&gw, "RS256 to an HS256 issuer", &sign(&rsa(), None, &c)).await;
+}
+
+#[tokio::test]
 async fn scopes_from_scope_or_scp_must_all_be_granted() {
     let dir = tempfile::tempdir().unwrap();
     let key = rsa();

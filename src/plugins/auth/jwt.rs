@@ -1,7 +1,8 @@
 //! JWT bearer tokens from `[[jwt_issuer]]`s. The issuer is picked by the token's `iss`; its
 //! pinned `algorithms` must hold the token's `alg` (so an HMAC token never meets a public key);
 //! `jwk`/`jku`/`x5u`/`x5c` headers are refused, never fetched; the key comes from `key_file` or
-//! from `jwks_file`/`jwks_url` by `kid` (`jwks.rs`). A verified token is cached by its sha256 until its `exp`.
+//! from `jwks_file`/`jwks_url` by `kid` (`jwks.rs`). A verified token is cached by its sha256
+//! until its `exp`.
 //! `consumer_claim` (default `sub`) must name a `[[consumer]]`, as Kong's JWT plugin requires a
 //! credential's consumer: a valid token of an unknown consumer is refused with 401.
 
