@@ -60,7 +60,9 @@ async fn a_broken_file_is_refused_and_the_old_config_keeps_serving() {
     let errors: Vec<String> =
         r.json()["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()).collect();
     let file = gw.config.display().to_string();
-    assert!(errors.contains(&format!("{file}: api[0].colour: unknown key; expected one of `name`, `version`, `title`, `description`, `base_path`, `hosts`, `cluster`, `strip_base_path`, `request`, `response`, `route`")), "{errors:?}");
+    // The list of expected keys grows with every feature: check its start only.
+    let unknown = format!("{file}: api[0].colour: unknown key; expected one of `name`, `version`, `title`, ");
+    assert!(errors.iter().any(|e| e.starts_with(&unknown)), "{errors:?}");
     assert!(errors.contains(&format!("{file}: api[0].cluster: no cluster named \"nowhere\"")), "{errors:?}");
     assert_eq!(gw.get("/a/1").await.status, 200, "old config still serving");
     let status = gw.admin_get("/status").await.json();
