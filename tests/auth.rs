@@ -243,4 +243,62 @@ name = "x"
     ] {
         assert!(err.contains(want), "missing {want:?} in\n{err}");
     }
+    let issuer = r#"
+[[jwt_issuer]]
+issuer = "https://idp.test"
+algorithms = ["RS256", "HS256", "XS1"]
+jwks_url = "http://idp.test/jwks"
+"#;
+    std::fs::write(&file, issuer).unwrap();
+    let out = std::process::Command::new(common::BIN).args(["check", "-c"]).arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    for want in [
+        "jwt_issuer[0].algorithms[2]: unknown algorithm \"XS1\"",
+        "jwt_issuer[0].algorithms: do not mix HMAC",
+        "jwt_issuer[0].jwks_url: \"http://idp.test/jwks\": plain http:// is allowed only to a loopback host",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in\n{err}");
+    }
+}
+
+/// Key files are read when the config is built: `check` reports unreadable or wrong ones.
+#[tokio::test]
+async fn check_reports_bad_key_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("not-a-key.pem"), "hello").unwrap();
+    std::fs::write(dir.path().join("short-secret"), "too short").unwrap();
+    let file = dir.path().join("keys.toml");
+    let text = r#"
+[[jwt_issuer]]
+issuer = "a"
+algorithms = ["RS256"]
+key_file = "missing.pem"
+
+[[jwt_issuer]]
+issuer = "b"
+algorithms = ["ES256"]
+key_file = "not-a-key.pem"
+
+[[jwt_issuer]]
+issuer = "c"
+algorithms = ["HS256"]
+key_file = "short-secret"
+
+[[jwt_issuer]]
+issuer = "d"
+algorithms = ["RS256", "ES256"]
+jwks_file = "not-a-key.pem"
+"#;
+    std::fs::write(&file, text).unwrap();
+    let out = std::process::Command::new(common::BIN).args(["check", "-c"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    for want in [
+        "jwt_issuer[0].key_file: cannot read",
+        "jwt_issuer[1].key_file: not a PEM public key for ES256",
+        "jwt_issuer[2].key_file: an HMAC secret must be at least 32 bytes",
+        "jwt_issuer[3].jwks_file: not a JWK set",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in\n{err}");
+    }
 }
