@@ -200,10 +200,22 @@ async fn request_in_the_body_of_a_401_is_not_smuggled() {
     assert!(up.requests() <= 2, "upstream saw {} requests", up.requests());
 }
 
+/// Run `gatehouse check` on `text` written to `dir/name`; it must fail, and each of `want` must
+/// be among the lines it prints.
+fn check_fails_with(dir: &std::path::Path, text: &str, want: &[&str]) {
+    let file = dir.join("check.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = std::process::Command::new(common::BIN).args(["check", "-c"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for w in want {
+        assert!(err.contains(w), "missing {w:?} in\n{err}");
+    }
+}
+
 #[tokio::test]
 async fn check_reports_bad_auth_config() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("bad.toml");
     let text = r#"
 [[cluster]]
 name = "c"
@@ -228,11 +240,7 @@ basic = { u = "plaintext" }
 [[consumer]]
 name = "x"
 "#;
-    std::fs::write(&file, text).unwrap();
-    let out = std::process::Command::new(common::BIN).args(["check", "-c"]).arg(&file).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    for want in [
+    let want = [
         "api[0].auth: \"jwt\" needs at least one [[jwt_issuer]]",
         "api[0].auth: a method is listed twice",
         "api[0].key_header:",
@@ -240,25 +248,20 @@ name = "x"
         "consumer[0].api_keys[0]: expected \"sha256:",
         "consumer[0].basic.u: expected an argon2id",
         "consumer[1].name: duplicate consumer name",
-    ] {
-        assert!(err.contains(want), "missing {want:?} in\n{err}");
-    }
+    ];
+    check_fails_with(dir.path(), text, &want);
     let issuer = r#"
 [[jwt_issuer]]
 issuer = "https://idp.test"
 algorithms = ["RS256", "HS256", "XS1"]
 jwks_url = "http://idp.test/jwks"
 "#;
-    std::fs::write(&file, issuer).unwrap();
-    let out = std::process::Command::new(common::BIN).args(["check", "-c"]).arg(&file).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    for want in [
+    let want = [
         "jwt_issuer[0].algorithms[2]: unknown algorithm \"XS1\"",
         "jwt_issuer[0].algorithms: do not mix HMAC",
         "jwt_issuer[0].jwks_url: \"http://idp.test/jwks\": plain http:// is allowed only to a loopback host",
-    ] {
-        assert!(err.contains(want), "missing {want:?} in\n{err}");
-    }
+    ];
+    check_fails_with(dir.path(), issuer, &want);
 }
 
 /// Key files are read when the config is built: `check` reports unreadable or wrong ones.
@@ -267,7 +270,6 @@ async fn check_reports_bad_key_files() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("not-a-key.pem"), "hello").unwrap();
     std::fs::write(dir.path().join("short-secret"), "too short").unwrap();
-    let file = dir.path().join("keys.toml");
     let text = r#"
 [[jwt_issuer]]
 issuer = "a"
@@ -289,16 +291,11 @@ issuer = "d"
 algorithms = ["RS256", "ES256"]
 jwks_file = "not-a-key.pem"
 "#;
-    std::fs::write(&file, text).unwrap();
-    let out = std::process::Command::new(common::BIN).args(["check", "-c"]).arg(&file).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    for want in [
+    let want = [
         "jwt_issuer[0].key_file: cannot read",
         "jwt_issuer[1].key_file: not a PEM public key for ES256",
         "jwt_issuer[2].key_file: an HMAC secret must be at least 32 bytes",
         "jwt_issuer[3].jwks_file: not a JWK set",
-    ] {
-        assert!(err.contains(want), "missing {want:?} in\n{err}");
-    }
+    ];
+    check_fails_with(dir.path(), text, &want);
 }
