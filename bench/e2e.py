@@ -18,6 +18,8 @@ TARGETS = [
     ("upstream", "(a) nginx upstream, direct"),
     ("nginxproxy", "(b) nginx proxy"),
     ("gatehouse", "(c) Gatehouse bare"),
+    ("gatehouse_key", "(e) Gatehouse API key"),
+    ("gatehouse_jwt", "(f) Gatehouse JWT RS256"),
     ("stockpingora", "(d) stock Pingora"),
 ]
 BASELINE = "nginxproxy"
@@ -118,6 +120,17 @@ def table(header, rows):
     return "\n".join([line(header), sep] + [line(r) for r in rows])
 
 
+def auth_cost(summary):
+    """Issue 4's bar: the JWT route (cache hits) within 10 % of the bare route."""
+    bare = summary["gatehouse"]["rps"]
+    if not bare:
+        return "–"
+    key, jwt = summary["gatehouse_key"]["rps"] / bare, summary["gatehouse_jwt"]["rps"] / bare
+    verdict = "within" if jwt >= 0.9 else "NOT within"
+    return (f"API-key route {key:.2f}× and JWT (RS256) route {jwt:.2f}× the bare route's req/s: "
+            f"JWT verification cost {verdict} 10 %.")
+
+
 def median_table(summary):
     header = ["target", "req/s (median)", "p50 ms", "p99 ms", "vs nginx proxy", "vs stock Pingora",
               "CPU s / 10k req",
@@ -204,6 +217,8 @@ load:          {meta['CMD_WRK']}
 ## Medians
 {median_table(summary)}
 
+{auth_cost(summary)}
+
 ## Per round
 {rounds_table(runs)}
 
@@ -235,6 +250,7 @@ def main():
     print(f"wrk -t{meta['THREADS']} -c{meta['CONNS']} -d{meta['DURATION']}s, "
           f"medians of {meta['ROUNDS']} interleaved rounds")
     print(median_table(summary))
+    print(auth_cost(summary))
     for w in warnings:
         print("WARNING:", w)
     for e in errors:

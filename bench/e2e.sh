@@ -2,6 +2,7 @@
 # End-to-end load benchmark: the same wrk load against
 #   (a) the nginx upstream directly, (b) nginx as a plain reverse proxy, (c) Gatehouse (bare route),
 #   (d) stock Pingora (examples/stock_pingora.rs: the leanest stock Pingora proxy, no gateway work),
+#   (e) Gatehouse with API-key auth, (f) Gatehouse with JWT (RS256) auth (issue 4),
 # interleaved over several rounds so that machine noise hits all targets alike.
 # Writes bench/RESULTS.md and prints a median table. Run as root on Debian 12: `bash bench/e2e.sh`.
 #
@@ -39,6 +40,7 @@ need_pkgs=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx)
 command -v wrk >/dev/null 2>&1 || need_pkgs+=(wrk)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
 command -v taskset >/dev/null 2>&1 || need_pkgs+=(util-linux)
 command -v pgrep >/dev/null 2>&1 || need_pkgs+=(procps)
@@ -181,6 +183,48 @@ base_path = "/"
 cluster = "bench"
 EOF
 
+# Auth routes: /key/ needs an API key, /jwt/ an RS256 JWT (key pair and token made here; the
+# token is valid for a day, so after the first request it comes from the verified-token cache).
+openssl genrsa -out "$WORK/gatehouse/jwt-key.pem" 2048 2>/dev/null
+openssl rsa -in "$WORK/gatehouse/jwt-key.pem" -pubout -out "$WORK/gatehouse/jwt-pub.pem" 2>/dev/null
+API_KEY="bench-key-0123456789abcdef"
+KEY_HASH=$(printf '%s' "$API_KEY" | "$BIN" hash-key)
+JWT=$(python3 - "$WORK/gatehouse/jwt-key.pem" <<'PY'
+import base64, json, subprocess, sys, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+claims = {"iss": "https://bench.idp", "aud": "bench", "sub": "bench", "exp": int(time.time()) + 86400}
+body = b64(json.dumps(claims).encode())
+sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", sys.argv[1]], input=f"{head}.{body}".encode(),
+                     capture_output=True, check=True).stdout
+print(f"{head}.{body}.{b64(sig)}")
+PY
+)
+cat >>"$WORK/gatehouse/gatehouse.toml" <<EOF
+
+[[api]]
+name = "bench-key"
+base_path = "/key"
+cluster = "bench"
+auth = ["api_key"]
+
+[[api]]
+name = "bench-jwt"
+base_path = "/jwt"
+cluster = "bench"
+auth = ["jwt"]
+
+[[consumer]]
+name = "bench"
+api_keys = ["$KEY_HASH"]
+
+[[jwt_issuer]]
+issuer = "https://bench.idp"
+audiences = ["bench"]
+algorithms = ["RS256"]
+key_file = "jwt-pub.pem"
+EOF
+
 for d in upstream nginxproxy; do
     "$NGINX" -t -q -p "$WORK/$d" -e "$WORK/$d/logs/error.log" -c "$WORK/$d/nginx.conf" \
         || die "nginx config for $d is invalid"
@@ -211,13 +255,18 @@ URL_UP="http://127.0.0.1:$P_UP/"
 URL_NGX="http://127.0.0.1:$P_NGX/"
 URL_GH="http://127.0.0.1:$P_GH/"
 URL_SP="http://127.0.0.1:$P_SP/"
+URL_GHKEY="http://127.0.0.1:$P_GH/key/"
+URL_GHJWT="http://127.0.0.1:$P_GH/jwt/"
+HDR_KEY="X-API-Key: $API_KEY"
+HDR_JWT="Authorization: Bearer $JWT"
 
 # Each target must answer 200 (with the upstream's body) before we measure anything.
-wait_200() { # $1 = name, $2 = url, $3 = pid
-    local code=
+wait_200() { # $1 = name, $2 = url, $3 = pid, $4 = request header (optional)
+    local code= hdr=()
+    [ -n "${4:-}" ] && hdr=(-H "$4")
     for _ in $(seq 100); do
         kill -0 "$3" 2>/dev/null || die "$1 exited during start-up"
-        code=$(curl -s -o "$WORK/$1.probe" -D "$WORK/$1.probe-headers" -w '%{http_code}' "$2" || true)
+        code=$(curl -s "${hdr[@]}" -o "$WORK/$1.probe" -D "$WORK/$1.probe-headers" -w '%{http_code}' "$2" || true)
         [ "$code" = 200 ] && break
         sleep 0.1
     done
@@ -231,6 +280,8 @@ wait_200 upstream "$URL_UP" "$PID_UP"
 wait_200 nginxproxy "$URL_NGX" "$PID_NGX"
 wait_200 gatehouse "$URL_GH" "$PID_GH"
 wait_200 stockpingora "$URL_SP" "$PID_SP"
+wait_200 gatehouse_key "$URL_GHKEY" "$PID_GH" "$HDR_KEY"
+wait_200 gatehouse_jwt "$URL_GHJWT" "$PID_GH" "$HDR_JWT"
 # The bare job includes the request id on the response: make sure we benchmark that path.
 grep -qi '^x-request-id:' "$WORK/gatehouse.probe-headers" || die "gatehouse response lacks X-Request-Id"
 
@@ -251,10 +302,13 @@ cpu_ticks() { # $1 = pid -> "utime stime"
 
 RAW="$WORK/raw"; mkdir -p "$RAW"
 WRK=("${PIN_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS")
-TARGETS=(upstream nginxproxy gatehouse stockpingora)
+TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt stockpingora)
 NT=${#TARGETS[@]}
-declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH [stockpingora]=$URL_SP)
-declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH [stockpingora]=$PID_SP)
+declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH [stockpingora]=$URL_SP
+    [gatehouse_key]=$URL_GHKEY [gatehouse_jwt]=$URL_GHJWT)
+declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH [stockpingora]=$PID_SP
+    [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH)
+declare -A HDR=([gatehouse_key]=$HDR_KEY [gatehouse_jwt]=$HDR_JWT)
 
 # Other work on this small machine (a parallel cargo build, say) skews every number: sample how
 # busy the CPUs are for one second before measuring, and say so if they are not idle.
@@ -290,11 +344,12 @@ for r in $(seq "$ROUNDS"); do
     for i in $(seq 0 $((NT - 1))); do
         t=${TARGETS[$(( (i + r - 1) % NT ))]}
         kill -0 "${PID[$t]}" 2>/dev/null || die "$t died before round $r"
-        "${WRK[@]}" -d"${WARMUP}s" "${URL[$t]}" >/dev/null
+        hdr=(); [ -n "${HDR[$t]:-}" ] && hdr=(-H "${HDR[$t]}")
+        "${WRK[@]}" "${hdr[@]}" -d"${WARMUP}s" "${URL[$t]}" >/dev/null
         read -r t_u0 t_s0 < <(cpu_ticks "${PID[$t]}")
         read -r up_u0 up_s0 < <(cpu_ticks "$PID_UP")
         read -r busy0 steal0 total0 < <(sys_ticks)
-        { time "${WRK[@]}" -d"${DURATION}s" --latency "${URL[$t]}" >"$RAW/r${r}_$t.wrk"; } 2>"$RAW/r${r}_$t.time"
+        { time "${WRK[@]}" "${hdr[@]}" -d"${DURATION}s" --latency "${URL[$t]}" >"$RAW/r${r}_$t.wrk"; } 2>"$RAW/r${r}_$t.time"
         read -r busy1 steal1 total1 < <(sys_ticks)
         read -r up_u1 up_s1 < <(cpu_ticks "$PID_UP")
         read -r t_u1 t_s1 < <(cpu_ticks "${PID[$t]}")
@@ -337,7 +392,7 @@ PIN=$PIN
 CMD_WRK=${WRK[*]} -d${DURATION}s --latency URL
 CMD_UPSTREAM=${PIN_LOAD[*]} nginx -p DIR -c nginx.conf   (1 worker, return 200, ${#BODY}+1-byte body)
 CMD_NGINXPROXY=${PIN_PROXY[*]} nginx -p DIR -c nginx.conf   (1 worker, keepalive 64, proxy_http_version 1.1)
-CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1, bare route)
+CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H)
 CMD_STOCKPINGORA=${PIN_PROXY[*]} target/release/examples/stock_pingora 127.0.0.1:PORT 127.0.0.1:UPSTREAM_PORT 1   (listen, upstream, threads)
 EOF
 cp "$WORK/nginxproxy/nginx.conf" "$RAW/nginxproxy.conf"

@@ -4,6 +4,7 @@
 use crate::config::{ConfigError, LoadedConfig};
 use crate::metrics::{ApiMetrics, Metrics};
 use crate::net::TrustedProxies;
+use crate::plugins::auth::{Auth, AuthShared};
 use crate::plugins::cors::Cors;
 use crate::plugins::headers::{HeaderOps, RequestHeaders, ResponseHeaders};
 use crate::plugins::ip::{IpFilter, IpRules};
@@ -68,6 +69,8 @@ pub struct Runtime {
     pub tls: crate::tls::TlsCerts,
     /// Metric handles for requests that matched no route.
     pub unrouted: ApiMetrics,
+    /// Consumers, JWT issuers and the basic-auth cache, shared by every route's auth plugin.
+    pub auth: Arc<crate::plugins::auth::AuthShared>,
     pub loaded_at: SystemTime,
     pub source: std::path::PathBuf,
 }
@@ -105,6 +108,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         }
     }
     let tls = crate::tls::load(loaded, &mut errors);
+    let auth = Arc::new(AuthShared::build(loaded, &mut errors));
     let mut router = Router::default();
     let mut apis = Vec::new();
     for (i, a) in cfg.apis.iter().enumerate() {
@@ -125,8 +129,8 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         let api_plugins = api_plugins(a, &format!("api[{i}]"), &mut errors);
         let strip = if a.strip_base_path { a.base_path.trim_end_matches('/').len() } else { 0 };
         // An API without routes is one route: its base path, every method.
-        let routes: Vec<(String, bool, MethodSet, Option<&_>, Option<&_>, String)> = if a.route.is_empty() {
-            vec![(a.base_path.clone(), false, MethodSet::ANY, None, None, format!("api[{i}].base_path"))]
+        let routes: Vec<(String, bool, MethodSet, Option<&_>, String)> = if a.route.is_empty() {
+            vec![(a.base_path.clone(), false, MethodSet::ANY, None, format!("api[{i}].base_path"))]
         } else {
             a.route
                 .iter()
@@ -136,15 +140,18 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                         join_path(&a.base_path, &r.path),
                         r.exact,
                         MethodSet::from_names(&r.methods),
-                        r.request.as_ref(),
-                        r.response.as_ref(),
+                        Some(r),
                         format!("api[{i}].route[{j}].path"),
                     )
                 })
                 .collect()
         };
-        for (pattern, exact, methods, req, resp, key) in routes {
+        for (pattern, exact, methods, rc, key) in routes {
             let mut plugins: Vec<Arc<dyn Plugin>> = api_plugins.clone();
+            if let Some(p) = Auth::build(a, rc, &auth) {
+                plugins.push(Arc::new(p));
+            }
+            let (req, resp) = (rc.and_then(|r| r.request.as_ref()), rc.and_then(|r| r.response.as_ref()));
             match HeaderOps::merge(a.request.as_ref(), req) {
                 Ok(Some(ops)) => plugins.push(Arc::new(RequestHeaders(ops))),
                 Ok(None) => {}
@@ -187,6 +194,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         },
         tls,
         unrouted: shared.metrics.api("-"),
+        auth,
         loaded_at: SystemTime::now(),
         source: loaded.file.clone(),
     })

@@ -142,3 +142,19 @@ async fn gateway_made_answers_carry_the_policy_too() {
     assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
     assert_eq!(r.header("vary"), Some("Origin"));
 }
+
+/// Preflights carry no credentials: on an API that needs a key they are still answered (CORS
+/// runs before authentication), and the 401 for a keyless request carries the CORS headers so
+/// the calling script can read it.
+#[tokio::test]
+async fn preflight_passes_authentication_and_refusals_carry_cors() {
+    let (gw, up) = gateway(&format!("auth = [\"api_key\"]\n{CORS}")).await;
+    let r = preflight(&gw, ORIGIN, "POST", Some("x-token")).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
+    let r = gw.send("GET", "/r", &[("Origin", ORIGIN)], b"").await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
+    assert!(r.header("www-authenticate").is_some());
+    assert_eq!(up.requests(), 0);
+}

@@ -2,6 +2,7 @@
 //! DESIGN.md §4. Values that need more than a type check (addresses, cross references) are
 //! checked in `validate.rs`.
 
+pub use super::auth::{AuthMethod, ConsumerConfig, JwtIssuerConfig};
 use super::units::{ByteSize, HumanDuration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -15,6 +16,8 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     pub clusters: Vec<ClusterConfig>,
     pub apis: Vec<ApiConfig>,
+    pub consumers: Vec<ConsumerConfig>,
+    pub jwt_issuers: Vec<JwtIssuerConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -266,6 +269,13 @@ pub struct ApiConfig {
     pub cors: Option<CorsConfig>,
     #[serde(default)]
     pub route: Vec<RouteConfig>,
+    /// Accepted authentication methods (any one suffices); empty = public.
+    #[serde(default)]
+    pub auth: Vec<AuthMethod>,
+    #[serde(default = "d_key_header")]
+    pub key_header: String,
+    /// Query parameter that may carry the API key (removed before forwarding); default off.
+    pub key_query: Option<String>,
 }
 
 /// `[api.cors]`: which browser origins may call the API, answered by the gateway.
@@ -285,6 +295,9 @@ pub struct CorsConfig {
     pub max_age: Option<HumanDuration>,
 }
 
+fn d_key_header() -> String {
+    "X-API-Key".into()
+}
 fn d_version() -> String {
     "v1".into()
 }
@@ -306,4 +319,12 @@ pub struct RouteConfig {
     pub methods: Vec<String>,
     pub request: Option<HeaderRewrite>,
     pub response: Option<HeaderRewrite>,
+    /// Overrides the API's `auth` (`[]` = public).
+    pub auth: Option<Vec<AuthMethod>>,
+    /// JWT scopes that must all be granted.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The consumer must be in one of these groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }

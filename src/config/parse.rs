@@ -15,7 +15,7 @@ pub struct SeenNames {
     pub clusters: BTreeSet<String>,
 }
 
-const TOP_LEVEL: &[&str] = &["server", "admin", "cluster", "api"];
+const TOP_LEVEL: &[&str] = &["server", "admin", "cluster", "api", "consumer", "jwt_issuer"];
 
 pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>), ConfigError> {
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
@@ -43,13 +43,9 @@ pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>
                     }
                 }
             }
-            "api" => {
-                for (i, v) in elements("api", value, &mut errors) {
-                    if let Some(a) = lenient::<ApiConfig>(&format!("api[{i}]"), v, &mut errors) {
-                        cfg.apis.push(a);
-                    }
-                }
-            }
+            "api" => each("api", value, &mut errors, &mut cfg.apis),
+            "consumer" => each("consumer", value, &mut errors, &mut cfg.consumers),
+            "jwt_issuer" => each("jwt_issuer", value, &mut errors, &mut cfg.jwt_issuers),
             other => {
                 errors.push(ConfigError::new(other, format!("unknown key; expected one of {}", TOP_LEVEL.join(", "))))
             }
@@ -63,6 +59,15 @@ fn line_col(text: &str, offset: usize) -> String {
     let line = before.matches('\n').count() + 1;
     let col = before.len() - before.rfind('\n').map(|p| p + 1).unwrap_or(0) + 1;
     format!("line {line}, column {col}")
+}
+
+/// Every element of an array of tables `[[name]]` that parses, each reported on its own.
+fn each<T: DeserializeOwned>(name: &str, value: toml::Value, errors: &mut Vec<ConfigError>, out: &mut Vec<T>) {
+    for (i, v) in elements(name, value, errors) {
+        if let Some(t) = lenient::<T>(&format!("{name}[{i}]"), v, errors) {
+            out.push(t);
+        }
+    }
 }
 
 fn elements(path: &str, value: toml::Value, errors: &mut Vec<ConfigError>) -> Vec<(usize, toml::Value)> {

@@ -16,6 +16,7 @@ pub fn validate(cfg: &Config, seen: &SeenNames, errors: &mut Vec<ConfigError>) {
     if let Some(admin) = &cfg.admin {
         admin_cfg(admin, &mut err);
     }
+    super::auth::validate(cfg, &mut err);
     let mut names = BTreeSet::new();
     for (i, c) in cfg.clusters.iter().enumerate() {
         cluster(c, &format!("cluster[{i}]"), &mut err);
@@ -27,6 +28,7 @@ pub fn validate(cfg: &Config, seen: &SeenNames, errors: &mut Vec<ConfigError>) {
     for (i, a) in cfg.apis.iter().enumerate() {
         let p = format!("api[{i}]");
         api(a, &p, &mut err);
+        super::auth::validate_api(a, cfg, &p, &mut err);
         if !apis.insert((a.name.as_str(), a.version.as_str())) {
             err(format!("{p}.version"), format!("duplicate api {:?} version {:?}", a.name, a.version));
         }
@@ -328,7 +330,7 @@ fn rewrite(r: Option<&HeaderRewrite>, p: &str, err: &mut Err) {
     }
 }
 
-fn name_ok(name: &str, path: &str, err: &mut Err) {
+pub(super) fn name_ok(name: &str, path: &str, err: &mut Err) {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));

@@ -1,6 +1,7 @@
 //! Policies as plugins. Each plugin declares the phases it works in; a route's chain is built
 //! once at load time with one list per phase, so a phase with no plugins costs nothing.
 
+pub mod auth;
 pub mod cors;
 pub mod headers;
 pub mod ip;

@@ -35,6 +35,10 @@ pub struct RequestCtx {
     /// CORS response headers for a request from an allowed origin (set by the CORS plugin;
     /// added to the upstream's answer and to gateway-made ones such as 401 or 429).
     pub cors: Vec<(http::HeaderName, HeaderValue)>,
+    /// Set by authentication (DESIGN §3 step 3) for every later step.
+    pub consumer: Option<Arc<crate::plugins::auth::Consumer>>,
+    /// The verified JWT, when that is how the consumer authenticated.
+    pub token: Option<Arc<crate::plugins::auth::jwt::Verified>>,
 }
 
 impl RequestCtx {
@@ -57,6 +61,8 @@ impl RequestCtx {
             hop: Default::default(),
             counted: false,
             cors: Vec::new(),
+            consumer: None,
+            token: None,
         }
     }
 

@@ -162,6 +162,7 @@ pub fn access_line(session: &Session, ctx: &RequestCtx, status: u16) -> Vec<u8> 
         "api": route.map(|r| r.api.name.as_str()),
         "route": route.map(|r| r.pattern.as_str()),
         "upstream": upstream,
+        "consumer": ctx.consumer.as_ref().map(|c| c.name.as_str()),
         "request_id": ctx.request_id_str(),
     });
     let mut line = serde_json::to_vec(&v).unwrap_or_default();

@@ -23,11 +23,13 @@ pub struct Problem {
     pub allow: Option<String>,
     /// Close the connection after answering.
     pub close: bool,
+    /// `WWW-Authenticate` challenges for 401, one header each.
+    pub challenges: Option<std::sync::Arc<Vec<http::HeaderValue>>>,
 }
 
 impl Problem {
     pub fn new(status: u16, detail: impl Into<Cow<'static, str>>) -> Self {
-        Problem { status, detail: detail.into(), allow: None, close: false }
+        Problem { status, detail: detail.into(), allow: None, close: false, challenges: None }
     }
 
     pub fn closing(mut self) -> Self {
@@ -38,6 +40,7 @@ impl Problem {
     fn slug(&self) -> &'static str {
         match self.status {
             400 => "bad-request",
+            401 => "unauthorized",
             403 => "forbidden",
             408 => "request-timeout",
             404 => "no-route",
@@ -112,6 +115,9 @@ pub async fn send(session: &mut Session, ctx: &RequestCtx, p: &Problem) -> pingo
     }
     if !ctx.cors.is_empty() {
         resp.append_header(http::header::VARY, "Origin")?;
+    }
+    for c in p.challenges.iter().flat_map(|c| c.iter()) {
+        resp.append_header(http::header::WWW_AUTHENTICATE, c.clone())?;
     }
     if p.close || !body_is_small(session) {
         session.set_keepalive(None);

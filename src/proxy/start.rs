@@ -21,6 +21,8 @@ pub fn begin(session: &mut Session, ctx: &mut RequestCtx) {
         let xff = if trusted.is_empty() { None } else { req.headers.get("x-forwarded-for").map(|v| v.as_bytes()) };
         ctx.client_ip = Some(trusted.client_ip(peer, xff));
     }
+    // Client-sent identity headers never reach auth, plugins or the upstream (DESIGN §5).
+    crate::plugins::auth::strip_identity(session.req_header_mut());
     if let Some(rules) = &ctx.rt.settings.ip_rules {
         if !rules.permits(ctx.client_ip) {
             ctx.reject = Some(crate::plugins::ip::forbidden());

@@ -1,0 +1,296 @@
+//! Authentication and authorization (DESIGN §3 step 3): one plugin per route, built at load
+//! time from the API's `auth` methods (or the route's override), `groups` and `scopes`.
+//! Any one accepted method suffices; missing or bad credentials give 401 with one
+//! `WWW-Authenticate` challenge per method, good ones that are not enough give 403.
+//! The credentials the gateway consumed are removed before forwarding; the upstream gets
+//! `X-Consumer-Name`, `X-Consumer-Groups` and the issuer's `claims_to_headers`.
+
+pub mod api_key;
+pub mod basic;
+mod cache;
+pub mod jwks;
+pub mod jwt;
+
+use super::{Flow, Phases, Plugin};
+use crate::config::{AuthMethod, ConfigError, LoadedConfig};
+use crate::proxy::ctx::RequestCtx;
+use crate::proxy::respond::Problem;
+use async_trait::async_trait;
+use http::{HeaderName, HeaderValue};
+use pingora_proxy::Session;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub static X_CONSUMER_NAME: HeaderName = HeaderName::from_static("x-consumer-name");
+pub static X_CONSUMER_GROUPS: HeaderName = HeaderName::from_static("x-consumer-groups");
+
+/// A configured consumer, with its identity headers built once.
+#[derive(Debug)]
+pub struct Consumer {
+    pub name: String,
+    pub groups: Vec<String>,
+    pub plan: Option<String>,
+    name_header: HeaderValue,
+    groups_header: Option<HeaderValue>,
+}
+
+/// Every consumer of one runtime, indexed for the hot path. A store can later add entries the
+/// same way `build` does.
+#[derive(Default)]
+pub struct Consumers {
+    pub by_name: HashMap<String, Arc<Consumer>>,
+    /// sha256 of an API key → its consumer. The map is keyed by the digest, so a lookup compares
+    /// digests, never the key: timing can at most reveal how many leading bytes of a digest
+    /// matched, which does not help to find a key whose digest matches (preimage resistance).
+    pub by_key_hash: HashMap<[u8; 32], Arc<Consumer>>,
+    /// Basic-auth user → (consumer, password hash).
+    pub by_user: HashMap<String, (Arc<Consumer>, Arc<str>)>,
+}
+
+impl Consumers {
+    pub fn build(loaded: &LoadedConfig) -> Consumers {
+        let mut out = Consumers::default();
+        for c in &loaded.config.consumers {
+            let joined = c.groups.join(",");
+            let consumer = Arc::new(Consumer {
+                name: c.name.clone(),
+                groups: c.groups.clone(),
+                plan: c.plan.clone(),
+                // Validated names are header-safe; the fallbacks are never used.
+                name_header: HeaderValue::from_str(&c.name).unwrap_or_else(|_| HeaderValue::from_static("-")),
+                groups_header: (!joined.is_empty()).then(|| HeaderValue::from_str(&joined).ok()).flatten(),
+            });
+            for k in &c.api_keys {
+                if let Some(d) = k.strip_prefix("sha256:").and_then(parse_hex32) {
+                    out.by_key_hash.insert(d, consumer.clone());
+                }
+            }
+            for (user, hash) in &c.basic {
+                out.by_user.insert(user.clone(), (consumer.clone(), Arc::from(hash.as_str())));
+            }
+            out.by_name.insert(c.name.clone(), consumer);
+        }
+        out
+    }
+}
+
+fn parse_hex32(h: &str) -> Option<[u8; 32]> {
+    let b = h.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        let s = std::str::from_utf8(&b[i * 2..i * 2 + 2]).ok()?;
+        *o = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
+pub fn sha256(b: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(b).into()
+}
+
+/// What a runtime shares between the auth plugins of all its routes.
+pub struct AuthShared {
+    pub consumers: Arc<Consumers>,
+    pub jwt: Option<Arc<jwt::JwtVerifier>>,
+    pub basic: Arc<basic::BasicVerifier>,
+}
+
+impl AuthShared {
+    pub fn build(loaded: &LoadedConfig, errors: &mut Vec<ConfigError>) -> AuthShared {
+        let consumers = Arc::new(Consumers::build(loaded));
+        let jwt = (!loaded.config.jwt_issuers.is_empty())
+            .then(|| jwt::JwtVerifier::build(loaded, consumers.clone(), errors).map(Arc::new))
+            .flatten();
+        AuthShared { consumers: consumers.clone(), jwt, basic: Arc::new(basic::BasicVerifier::new(consumers)) }
+    }
+}
+
+/// Removes client-sent identity headers (`X-Consumer-*`, `X-Authenticated-*`) from the request
+/// before anything reads it. Costs one scan of the header names, no allocation when none is there.
+pub fn strip_identity(req: &mut pingora_http::RequestHeader) {
+    fn is_identity(n: &HeaderName) -> bool {
+        let s = n.as_str().as_bytes();
+        s.starts_with(b"x-consumer-") || s.starts_with(b"x-authenticated-")
+    }
+    if !req.headers.keys().any(is_identity) {
+        return;
+    }
+    let names: Vec<HeaderName> = req.headers.keys().filter(|n| is_identity(n)).cloned().collect();
+    for n in names {
+        req.remove_header(&n);
+    }
+}
+
+/// The per-route plugin.
+pub struct Auth {
+    methods: Vec<AuthMethod>,
+    api_key: api_key::KeySource,
+    shared: Arc<AuthShared>,
+    groups: Vec<String>,
+    scopes: Vec<String>,
+    challenges: Arc<Vec<HeaderValue>>,
+    /// Header names the issuers set from claims: a client's copies are removed.
+    claim_headers: Vec<HeaderName>,
+}
+
+impl Auth {
+    /// `None` for a public route (no methods).
+    pub fn build(
+        api: &crate::config::ApiConfig,
+        route: Option<&crate::config::RouteConfig>,
+        shared: &Arc<AuthShared>,
+    ) -> Option<Auth> {
+        let methods = route.and_then(|r| r.auth.clone()).unwrap_or_else(|| api.auth.clone());
+        if methods.is_empty() {
+            return None;
+        }
+        let api_key = api_key::KeySource::new(&api.key_header, api.key_query.as_deref());
+        let realm = api.name.replace(['"', '\\'], "");
+        let challenges = methods
+            .iter()
+            .filter_map(|m| {
+                let c = match m {
+                    AuthMethod::Jwt => format!("Bearer realm=\"{realm}\""),
+                    AuthMethod::Basic => format!("Basic realm=\"{realm}\", charset=\"UTF-8\""),
+                    AuthMethod::ApiKey => api_key.challenge(),
+                };
+                HeaderValue::from_str(&c).ok()
+            })
+            .collect();
+        let claim_headers = shared.jwt.as_ref().map(|j| j.header_names()).unwrap_or_default();
+        Some(Auth {
+            methods,
+            api_key,
+            shared: shared.clone(),
+            groups: route.map(|r| r.groups.clone()).unwrap_or_default(),
+            scopes: route.map(|r| r.scopes.clone()).unwrap_or_default(),
+            challenges: Arc::new(challenges),
+            claim_headers,
+        })
+    }
+
+    fn unauthorized(&self, detail: &'static str) -> Flow {
+        let mut p = Problem::new(401, detail);
+        p.challenges = Some(self.challenges.clone());
+        Flow::Respond(p)
+    }
+
+    /// Try each accepted method whose credential is present; the first that verifies wins.
+    async fn authenticate(
+        &self,
+        session: &Session,
+    ) -> Result<(Arc<Consumer>, Option<Arc<jwt::Verified>>), &'static str> {
+        let req = session.req_header();
+        let authz = req.headers.get(http::header::AUTHORIZATION).cloned();
+        let mut failure = None;
+        for m in &self.methods {
+            let outcome = match m {
+                AuthMethod::ApiKey => match self.api_key.find(req) {
+                    None => continue,
+                    Some(key) => match self.shared.consumers.by_key_hash.get(&sha256(&key)) {
+                        Some(c) => Ok((c.clone(), None)),
+                        None => Err("the API key is not valid"),
+                    },
+                },
+                AuthMethod::Jwt => {
+                    let (Some(v), Some(jwt)) = (authz.as_ref(), self.shared.jwt.as_ref()) else { continue };
+                    let Some(token) = scheme_value(v.as_bytes(), b"bearer") else { continue };
+                    jwt.verify(token).await.map(|t| (t.consumer.clone(), Some(t)))
+                }
+                AuthMethod::Basic => {
+                    let Some(v) = authz.as_ref() else { continue };
+                    let Some(cred) = scheme_value(v.as_bytes(), b"basic") else { continue };
+                    self.shared.basic.verify(v.as_bytes(), cred).await.map(|c| (c, None))
+                }
+            };
+            match outcome {
+                Ok(found) => return Ok(found),
+                Err(why) => failure = failure.or(Some(why)),
+            }
+        }
+        Err(failure.unwrap_or("credentials are required"))
+    }
+
+    /// Remove every credential of this route's methods from the request sent upstream.
+    fn strip_credentials(&self, req: &mut pingora_http::RequestHeader) {
+        for m in &self.methods {
+            match m {
+                AuthMethod::ApiKey => self.api_key.strip(req),
+                AuthMethod::Jwt | AuthMethod::Basic => {
+                    let scheme: &[u8] = if *m == AuthMethod::Jwt { b"bearer" } else { b"basic" };
+                    let hit = req
+                        .headers
+                        .get(http::header::AUTHORIZATION)
+                        .is_some_and(|v| scheme_value(v.as_bytes(), scheme).is_some());
+                    if hit {
+                        req.remove_header(&http::header::AUTHORIZATION);
+                    }
+                }
+            }
+        }
+        for n in &self.claim_headers {
+            req.remove_header(n);
+        }
+    }
+}
+
+/// The value after `scheme ` in an `Authorization` header (scheme compared without case).
+pub fn scheme_value<'a>(v: &'a [u8], scheme: &[u8]) -> Option<&'a [u8]> {
+    let n = scheme.len();
+    if v.len() > n && v[..n].eq_ignore_ascii_case(scheme) && v[n] == b' ' {
+        Some(v[n + 1..].trim_ascii())
+    } else {
+        None
+    }
+}
+
+#[async_trait]
+impl Plugin for Auth {
+    fn name(&self) -> &'static str {
+        "auth"
+    }
+    fn priority(&self) -> u32 {
+        200
+    }
+    fn phases(&self) -> Phases {
+        Phases { request: true, upstream_request: true, ..Default::default() }
+    }
+
+    async fn request(&self, session: &mut Session, ctx: &mut RequestCtx) -> Flow {
+        let (consumer, token) = match self.authenticate(session).await {
+            Ok(found) => found,
+            Err(why) => return self.unauthorized(why),
+        };
+        self.strip_credentials(session.req_header_mut());
+        if !self.groups.is_empty() && !consumer.groups.iter().any(|g| self.groups.contains(g)) {
+            return Flow::Respond(Problem::new(403, "the consumer is not in a group allowed on this route"));
+        }
+        if !self.scopes.is_empty() {
+            let granted = token.as_ref().map(|t| t.scopes.as_slice()).unwrap_or_default();
+            if !self.scopes.iter().all(|s| granted.contains(s)) {
+                return Flow::Respond(Problem::new(403, "the token lacks a scope this route needs"));
+            }
+        }
+        ctx.consumer = Some(consumer);
+        ctx.token = token;
+        Flow::Continue
+    }
+
+    fn upstream_request(&self, req: &mut http::request::Parts, ctx: &RequestCtx) -> pingora::Result<()> {
+        let Some(c) = &ctx.consumer else { return Ok(()) };
+        req.headers.insert(X_CONSUMER_NAME.clone(), c.name_header.clone());
+        if let Some(g) = &c.groups_header {
+            req.headers.insert(X_CONSUMER_GROUPS.clone(), g.clone());
+        }
+        if let Some(t) = &ctx.token {
+            for (n, v) in &t.headers {
+                req.headers.insert(n.clone(), v.clone());
+            }
+        }
+        Ok(())
+    }
+}
