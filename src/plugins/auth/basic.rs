@@ -41,7 +41,7 @@ fn verify_password(password: &[u8], hash: &str) -> bool {
 
 pub struct BasicVerifier {
     consumers: Arc<Consumers>,
-    cache: TtlCache<Arc<Consumer>>,
+    cache: TtlCache<[u8; 32], Arc<Consumer>>,
 }
 
 impl BasicVerifier {

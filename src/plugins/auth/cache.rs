@@ -1,22 +1,28 @@
-//! A small bounded cache of verification results keyed by a sha256 digest, each entry valid
-//! until its own deadline. When full, expired entries go first, then everything (verification
-//! is still correct after a flush, only slower for a moment).
+//! A small bounded cache of verification results, each entry valid until its own deadline.
+//! When full, expired entries go first, then everything (verification is still correct after a
+//! flush, only slower for a moment). Keys are hashed with std's randomly seeded SipHash, so an
+//! attacker cannot aim collisions at one bucket.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::RwLock;
 use std::time::Instant;
 
-pub struct TtlCache<V> {
-    map: RwLock<HashMap<[u8; 32], (V, Instant)>>,
+pub struct TtlCache<K, V> {
+    map: RwLock<HashMap<K, (V, Instant)>>,
     cap: usize,
 }
 
-impl<V: Clone> TtlCache<V> {
+impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
     pub fn new(cap: usize) -> Self {
         TtlCache { map: RwLock::new(HashMap::new()), cap }
     }
 
-    pub fn get(&self, key: &[u8; 32]) -> Option<V> {
+    pub fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         match map.get(key) {
             Some((v, until)) if Instant::now() < *until => Some(v.clone()),
@@ -24,7 +30,7 @@ impl<V: Clone> TtlCache<V> {
         }
     }
 
-    pub fn insert(&self, key: [u8; 32], value: V, until: Instant) {
+    pub fn insert(&self, key: K, value: V, until: Instant) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= self.cap {
             let now = Instant::now();

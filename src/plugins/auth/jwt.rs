@@ -1,14 +1,14 @@
 //! JWT bearer tokens from `[[jwt_issuer]]`s. The issuer is picked by the token's `iss`; its
 //! pinned `algorithms` must hold the token's `alg` (so an HMAC token never meets a public key);
 //! `jwk`/`jku`/`x5u`/`x5c` headers are refused, never fetched; the key comes from `key_file` or
-//! from `jwks_file`/`jwks_url` by `kid` (`jwks.rs`). A verified token is cached by its sha256
-//! until its `exp`.
+//! from `jwks_file`/`jwks_url` by `kid` (`jwks.rs`). A verified token is cached (by the whole
+//! token) until its `exp`.
 //! `consumer_claim` (default `sub`) must name a `[[consumer]]`, as Kong's JWT plugin requires a
 //! credential's consumer: a valid token of an unknown consumer is refused with 401.
 
 use super::cache::TtlCache;
 use super::jwks::{read_file, JwksSource, JwksUrl, Keys};
-use super::{sha256, Consumer, Consumers};
+use super::{Consumer, Consumers};
 use crate::config::{ConfigError, JwtIssuerConfig, LoadedConfig};
 use arc_swap::ArcSwap;
 use base64::Engine;
@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const MAX_TOKEN: usize = 8 * 1024;
-const CACHE_ENTRIES: usize = 50_000;
+/// At most this many verified tokens (of at most `MAX_TOKEN` bytes each) are kept.
+const CACHE_ENTRIES: usize = 20_000;
 /// An unknown `kid` re-reads the key set at most this often.
 const KID_RELOAD_EVERY: Duration = Duration::from_secs(60);
 
@@ -48,7 +49,9 @@ struct Issuer {
 pub struct JwtVerifier {
     issuers: HashMap<String, Arc<Issuer>>,
     consumers: Arc<Consumers>,
-    cache: TtlCache<Arc<Verified>>,
+    /// Keyed by the whole token: a hit costs one SipHash and one compare of the token's bytes,
+    /// not a sha256 (the cache holds only tokens that verified, so keeping them is no new risk).
+    cache: TtlCache<Box<[u8]>, Arc<Verified>>,
 }
 
 /// Key type of an algorithm: a `key_file` holds one key, so its algorithms share one type.
@@ -207,10 +210,10 @@ impl JwtVerifier {
         if token.len() > MAX_TOKEN {
             return Err("the token is too large");
         }
-        let key = sha256(token);
-        if let Some(v) = self.cache.get(&key) {
+        if let Some(v) = self.cache.get(token) {
             return Ok(v);
         }
+        let key: Box<[u8]> = token.into();
         let token = std::str::from_utf8(token).map_err(|_| "the token is malformed")?;
         let (verified, exp) = self.verify_uncached(token).await?;
         let left = exp.saturating_sub(now_unix());
