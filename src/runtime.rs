@@ -25,6 +25,9 @@ pub struct Shared {
     pub health: HealthRegistry,
     /// Set once this process is being replaced (SIGQUIT) or stopped (SIGTERM).
     pub stopping: std::sync::atomic::AtomicBool,
+    /// The last good key set of every `jwks_url`, so a reload starts from it instead of
+    /// nothing (an identity provider that is down during a reload must not stop JWT auth).
+    pub jwks: Arc<crate::plugins::auth::jwks::JwksMemory>,
 }
 
 /// Request limits and hygiene settings from `[server]`.
@@ -108,7 +111,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         }
     }
     let tls = crate::tls::load(loaded, &mut errors);
-    let auth = Arc::new(AuthShared::build(loaded, &mut errors));
+    let auth = Arc::new(AuthShared::build(loaded, &shared.jwks, &mut errors));
     let mut router = Router::default();
     let mut apis = Vec::new();
     for (i, a) in cfg.apis.iter().enumerate() {

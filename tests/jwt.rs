@@ -316,3 +316,23 @@ async fn jwks_url_fetched_rotated_and_kept_on_failure() {
     .await;
     assert_eq!(call(&gw, "/x", &sign(&k2, Some("k2"), &claims(json!({ "i": "last" })))).await.status, 200);
 }
+
+/// A reload keeps the last good key set of a `jwks_url`: with the identity provider failing
+/// during the reload, tokens signed by the known key still verify.
+#[tokio::test]
+async fn jwks_url_keys_survive_a_reload_while_the_provider_fails() {
+    let k1 = rsa();
+    let idp = JwksServer::start(jwks(&[("k1", &k1)])).await;
+    let up = Upstream::start("u").await;
+    let source = format!("jwks_url = \"{}\"", idp.url);
+    let body = config(&up, &source);
+    let gw = Gateway::start(&body).await;
+    assert_eq!(call(&gw, "/x", &sign(&k1, Some("k1"), &claims(json!({})))).await.status, 200);
+
+    idp.state.lock().unwrap().0 = 500;
+    gw.rewrite(&body);
+    let r = gw.admin_post("/reload").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = call(&gw, "/x", &sign(&k1, Some("k1"), &claims(json!({ "after": "reload" })))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}

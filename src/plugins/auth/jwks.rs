@@ -46,6 +46,20 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<Keys, String> {
     Ok(keys)
 }
 
+/// The last good key set per `jwks_url`, shared by every runtime a process builds.
+#[derive(Default)]
+pub struct JwksMemory(std::sync::Mutex<HashMap<String, std::sync::Arc<Keys>>>);
+
+impl JwksMemory {
+    pub fn get(&self, url: &str) -> Option<std::sync::Arc<Keys>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(url).cloned()
+    }
+
+    pub fn put(&self, url: &str, keys: std::sync::Arc<Keys>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(url.to_string(), keys);
+    }
+}
+
 pub enum JwksSource {
     File(PathBuf),
     Url(JwksUrl),

@@ -7,7 +7,7 @@
 //! credential's consumer: a valid token of an unknown consumer is refused with 401.
 
 use super::cache::TtlCache;
-use super::jwks::{read_file, JwksSource, JwksUrl, Keys};
+use super::jwks::{read_file, JwksMemory, JwksSource, JwksUrl, Keys};
 use super::{Consumer, Consumers};
 use crate::config::{ConfigError, JwtIssuerConfig, LoadedConfig};
 use arc_swap::ArcSwap;
@@ -39,6 +39,8 @@ struct Issuer {
     validations: Vec<(Algorithm, Validation)>,
     keys: ArcSwap<Keys>,
     source: Option<JwksSource>,
+    /// For a `jwks_url`: the URL and where its last good set is remembered across reloads.
+    memory: Option<(String, Arc<JwksMemory>)>,
     refresh: Duration,
     /// When the key set was last read (`None`: never), and when an unknown `kid` last caused a read.
     loaded: Mutex<(Option<Instant>, Option<Instant>)>,
@@ -91,21 +93,31 @@ fn load_key_file(path: &PathBuf, algs: &[Algorithm]) -> Result<Keys, String> {
 }
 
 impl Issuer {
-    fn build(j: &JwtIssuerConfig, loaded: &LoadedConfig) -> Result<Issuer, (&'static str, String)> {
+    fn build(
+        j: &JwtIssuerConfig,
+        loaded: &LoadedConfig,
+        memory: &Arc<JwksMemory>,
+    ) -> Result<Issuer, (&'static str, String)> {
         let algs: Vec<Algorithm> = j.algorithms.iter().filter_map(|a| Algorithm::from_str(a).ok()).collect();
         let (keys, source) = match (&j.key_file, &j.jwks_file, &j.jwks_url) {
-            (Some(f), _, _) => (load_key_file(&loaded.resolve(f), &algs).map_err(|e| ("key_file", e))?, None),
+            (Some(f), _, _) => (Arc::new(load_key_file(&loaded.resolve(f), &algs).map_err(|e| ("key_file", e))?), None),
             (None, Some(f), _) => {
                 let path = loaded.resolve(f);
-                (read_file(&path).map_err(|e| ("jwks_file", e))?, Some(JwksSource::File(path)))
+                (Arc::new(read_file(&path).map_err(|e| ("jwks_file", e))?), Some(JwksSource::File(path)))
             }
-            // Fetched by the first request that needs it, then refreshed (see `maybe_reload`).
+            // Fetched by the first request that needs it, then refreshed (see `maybe_reload`);
+            // after a reload it starts from the set the previous runtime last fetched.
             (None, None, Some(u)) => {
-                (Keys::default(), Some(JwksSource::Url(JwksUrl::parse(u).map_err(|e| ("jwks_url", e))?)))
+                let source = JwksSource::Url(JwksUrl::parse(u).map_err(|e| ("jwks_url", e))?);
+                (Arc::new(Keys::default()), Some(source))
             }
             (None, None, None) => return Err(("key_file", "needs key_file, jwks_file or jwks_url".into())),
         };
-        let fetched = (!matches!(source, Some(JwksSource::Url(_)))).then(Instant::now);
+        let memory = j.jwks_url.as_ref().map(|u| (u.clone(), memory.clone()));
+        let remembered = memory.as_ref().and_then(|(u, m)| m.get(u));
+        let keys = remembered.clone().unwrap_or(keys);
+        // Read already: a file or key file, or a remembered set (then refreshed in the background).
+        let fetched = (!matches!(source, Some(JwksSource::Url(_))) || remembered.is_some()).then(Instant::now);
         let validations = algs
             .iter()
             .map(|&alg| {
@@ -131,8 +143,9 @@ impl Issuer {
             .collect();
         Ok(Issuer {
             validations,
-            keys: ArcSwap::from_pointee(keys),
+            keys: ArcSwap::new(keys),
             source,
+            memory,
             refresh: j.jwks_refresh.0,
             loaded: Mutex::new((fetched, None)),
             consumer_claim: j.consumer_claim.clone(),
@@ -172,7 +185,11 @@ impl Issuer {
         let Some(fetch) = fetch else { return false };
         match fetch.await {
             Ok(keys) => {
-                self.keys.store(Arc::new(keys));
+                let keys = Arc::new(keys);
+                if let Some((url, memory)) = &self.memory {
+                    memory.put(url, keys.clone());
+                }
+                self.keys.store(keys);
                 true
             }
             Err(e) => {
@@ -184,10 +201,15 @@ impl Issuer {
 }
 
 impl JwtVerifier {
-    pub fn build(loaded: &LoadedConfig, consumers: Arc<Consumers>, errors: &mut Vec<ConfigError>) -> Option<Self> {
+    pub fn build(
+        loaded: &LoadedConfig,
+        consumers: Arc<Consumers>,
+        memory: &Arc<JwksMemory>,
+        errors: &mut Vec<ConfigError>,
+    ) -> Option<Self> {
         let mut issuers = HashMap::new();
         for (i, j) in loaded.config.jwt_issuers.iter().enumerate() {
-            match Issuer::build(j, loaded) {
+            match Issuer::build(j, loaded, memory) {
                 Ok(iss) => {
                     issuers.insert(j.issuer.clone(), Arc::new(iss));
                 }

@@ -100,10 +100,10 @@ pub struct AuthShared {
 }
 
 impl AuthShared {
-    pub fn build(loaded: &LoadedConfig, errors: &mut Vec<ConfigError>) -> AuthShared {
+    pub fn build(loaded: &LoadedConfig, jwks: &Arc<jwks::JwksMemory>, errors: &mut Vec<ConfigError>) -> AuthShared {
         let consumers = Arc::new(Consumers::build(loaded));
         let jwt = (!loaded.config.jwt_issuers.is_empty())
-            .then(|| jwt::JwtVerifier::build(loaded, consumers.clone(), errors).map(Arc::new))
+            .then(|| jwt::JwtVerifier::build(loaded, consumers.clone(), jwks, errors).map(Arc::new))
             .flatten();
         AuthShared { consumers: consumers.clone(), jwt, basic: Arc::new(basic::BasicVerifier::new(consumers)) }
     }
