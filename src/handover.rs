@@ -27,11 +27,22 @@ pub struct FirstRequestGate<A> {
     inner: Arc<A>,
     waiting: AtomicUsize,
     first_byte_wait: Option<WaitFn>,
+    /// Connections inside this app (accept to close), for the drain.
+    open: Arc<AtomicUsize>,
+}
+
+/// Counts one connection while it lives, whatever way its task ends.
+struct OpenGuard(Arc<AtomicUsize>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl<A> FirstRequestGate<A> {
-    pub fn new(inner: A) -> Self {
-        FirstRequestGate { inner: Arc::new(inner), waiting: AtomicUsize::new(0), first_byte_wait: None }
+    pub fn new(inner: A, open: Arc<AtomicUsize>) -> Self {
+        FirstRequestGate { inner: Arc::new(inner), waiting: AtomicUsize::new(0), first_byte_wait: None, open }
     }
 
     pub fn with_first_byte_wait(mut self, wait: WaitFn) -> Self {
@@ -43,6 +54,8 @@ impl<A> FirstRequestGate<A> {
 #[async_trait]
 impl<A: ServerApp + Send + Sync + 'static> ServerApp for FirstRequestGate<A> {
     async fn process_new(self: &Arc<Self>, mut stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        let _open = OpenGuard(self.open.clone());
         self.waiting.fetch_add(1, Ordering::AcqRel);
         // Reads one byte and rewinds it (TLS streams answer at once: the handshake already
         // carried the client's first flight).

@@ -17,7 +17,8 @@ const DRAIN_POLL: Duration = Duration::from_millis(20);
 /// The longest a drained process waits for the access-log thread to write what is queued.
 const LOG_FLUSH_WAIT: Duration = Duration::from_secs(1);
 
-/// Exits the process when a graceful stop has begun and no request is in flight. Pingora's own
+/// Exits the process when a graceful stop has begun and no request or proxy connection is left
+/// (idle ones are closed by the stop). Pingora's own
 /// `grace_period` sleep stays in place as the upper bound.
 pub struct DrainService {
     pub shared: Arc<Shared>,
@@ -60,8 +61,15 @@ impl BackgroundService for DrainService {
             }
         }
         let in_flight = &self.shared.metrics.in_flight;
-        log::info!("graceful stop: no longer accepting; {} request(s) in flight", in_flight.get());
-        while in_flight.get() > 0 {
+        let open = &self.shared.open_connections;
+        log::info!(
+            "graceful stop: no longer accepting; {} request(s) in flight on {} connection(s)",
+            in_flight.get(),
+            open.load(Ordering::Acquire)
+        );
+        // Idle keep-alive connections are closed by the stop itself and busy ones close after
+        // their answer, so the connection count falls to zero soon after the requests do.
+        while in_flight.get() > 0 || open.load(Ordering::Acquire) > 0 {
             tokio::time::sleep(DRAIN_POLL).await;
         }
         if let Some(pending) = &self.log_pending {

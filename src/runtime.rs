@@ -13,6 +13,7 @@ use crate::proxy::router::{MethodSet, Router};
 use crate::upstream::{build_cluster, Cluster, HealthRegistry};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -25,6 +26,9 @@ pub struct Shared {
     pub health: HealthRegistry,
     /// Set once this process is being replaced (SIGQUIT) or stopped (SIGTERM).
     pub stopping: std::sync::atomic::AtomicBool,
+    /// Proxy connections open now (counted from accept to close): a draining process waits for
+    /// them too, so one accepted just before the stop is answered, not reset by the exit.
+    pub open_connections: Arc<AtomicUsize>,
     /// The last good key set of every `jwks_url`, so a reload starts from it instead of
     /// nothing (an identity provider that is down during a reload must not stop JWT auth).
     pub jwks: Arc<crate::plugins::auth::jwks::JwksMemory>,

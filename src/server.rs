@@ -75,8 +75,11 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     // whole within header_read_timeout, then Pingora's proxy.
     let proxy_app = pingora::proxy::http_proxy(&server.configuration, gateway);
     let rt = handle.clone();
-    let gate = FirstRequestGate::new(HeadDeadline::new(proxy_app, handle.clone(), shared.clone()))
-        .with_first_byte_wait(Box::new(move || rt.load().settings.header_read_timeout));
+    let gate = FirstRequestGate::new(
+        HeadDeadline::new(proxy_app, handle.clone(), shared.clone()),
+        shared.open_connections.clone(),
+    )
+    .with_first_byte_wait(Box::new(move || rt.load().settings.header_read_timeout));
     let app = PerIpCap::new(gate, handle.clone(), shared.clone());
     let mut proxy = Service::new("gatehouse proxy".to_string(), app);
     for addr in &s.listen {
