@@ -208,3 +208,24 @@ limits = [{ key = "cookie:x", rate = "1/s" }, { burst = 2 }]
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
 }
+
+#[tokio::test]
+async fn a_reload_keeps_the_state_of_unchanged_limits() {
+    let up = Upstream::start("u").await;
+    let body =
+        |limits: &str, title: &str| simple_config(&[&up], "", &format!("title = \"{title}\"\nlimits = [{limits}]"));
+    let gw = Gateway::start(&body("{ rate = \"2/hour\" }", "one")).await;
+    assert_eq!(gw.get("/x").await.status, 200);
+    assert_eq!(gw.get("/x").await.status, 200);
+    assert_eq!(gw.get("/x").await.status, 429);
+    // Same limit, something else changed: the count survives.
+    gw.rewrite(&body("{ rate = \"2/hour\" }", "two"));
+    assert_eq!(gw.admin_post("/reload").await.status, 200);
+    assert_eq!(gw.get("/x").await.status, 429);
+    // A changed limit starts afresh.
+    gw.rewrite(&body("{ rate = \"3/hour\" }", "two"));
+    assert_eq!(gw.admin_post("/reload").await.status, 200);
+    let r = gw.get("/x").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("2"));
+}
