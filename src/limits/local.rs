@@ -29,11 +29,54 @@ impl Cell {
 }
 
 /// The key of a cell: the limit's identity (with its config) and the key value.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct CellKey {
     pub limit: u64,
     pub value: Box<str>,
 }
+
+/// A key as a borrowed view, so a lookup needs no allocation.
+trait AsKey {
+    fn key(&self) -> (u64, &str);
+}
+
+impl AsKey for CellKey {
+    fn key(&self) -> (u64, &str) {
+        (self.limit, &self.value)
+    }
+}
+
+impl AsKey for (u64, &str) {
+    fn key(&self) -> (u64, &str) {
+        *self
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn AsKey + 'a> for CellKey {
+    fn borrow(&self) -> &(dyn AsKey + 'a) {
+        self
+    }
+}
+
+impl Hash for CellKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.key().hash(h)
+    }
+}
+
+impl Hash for dyn AsKey + '_ {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.key().hash(h)
+    }
+}
+
+impl PartialEq for dyn AsKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for dyn AsKey + '_ {}
 
 type Shard = Mutex<HashMap<CellKey, Arc<Cell>>>;
 
@@ -66,9 +109,7 @@ impl LocalStore {
         value.hash(&mut h);
         let shard = &self.shards[(h.finish() as usize) % SHARDS];
         let mut map = shard.lock().unwrap_or_else(|e| e.into_inner());
-        // A borrowed lookup would need a custom Borrow; the key is small.
-        let key = CellKey { limit, value: value.into() };
-        if let Some(c) = map.get(&key) {
+        if let Some(c) = map.get(&(limit, value) as &dyn AsKey) {
             return c.clone();
         }
         if map.len() >= SWEEP_AT {
@@ -78,7 +119,7 @@ impl LocalStore {
             map.retain(|_, c| Arc::strong_count(c) > 1 || c.idle_at.load(Ordering::Relaxed) > now);
         }
         let c = Arc::new(Cell { state: AtomicU64::new(0), idle_at: AtomicU64::new(0) });
-        map.insert(key, c.clone());
+        map.insert(CellKey { limit, value: value.into() }, c.clone());
         c
     }
 

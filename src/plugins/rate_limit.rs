@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use http::{HeaderName, HeaderValue};
 use pingora_proxy::Session;
 use prometheus::IntCounter;
+use std::borrow::Cow;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -88,22 +89,26 @@ impl RateLimit {
     }
 }
 
-/// The key value of a limit for this request.
-fn key_value(key: &LimitKey, session: &Session, ctx: &RequestCtx) -> String {
-    let ip = || ctx.client_ip.map(|ip| format!("i:{ip}")).unwrap_or_default();
+/// The key of a limit for this request: a tag (added to the limit's id, so a consumer name and
+/// an IP never share a cell) and the value.
+fn key_value<'a>(key: &LimitKey, session: &'a Session, ctx: &'a RequestCtx) -> (u64, Cow<'a, str>) {
+    let ip = || (1, ctx.client_ip.map(|ip| Cow::Owned(ip.to_string())).unwrap_or_default());
     match key {
         LimitKey::Consumer => match &ctx.consumer {
-            Some(c) => format!("c:{}", c.name),
+            Some(c) => (0, Cow::Borrowed(c.name.as_str())),
             None => ip(),
         },
         LimitKey::Ip => ip(),
-        LimitKey::Header(name) => session
-            .req_header()
-            .headers
-            .get(name.as_str())
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .unwrap_or_default(),
-        LimitKey::Route => String::new(),
+        LimitKey::Header(name) => (
+            2,
+            session
+                .req_header()
+                .headers
+                .get(name.as_str())
+                .map(|v| String::from_utf8_lossy(v.as_bytes()))
+                .unwrap_or_default(),
+        ),
+        LimitKey::Route => (3, Cow::Borrowed("")),
     }
 }
 
@@ -162,8 +167,9 @@ impl Plugin for RateLimit {
             .and_then(|i| self.plan_counters.get(i));
         if let Some(pc) = plan {
             if let (Some(c), Some((allowed, limited))) = (&pc.plan.concurrency, &pc.concurrency) {
-                let key = key_value(&LimitKey::Consumer, session, ctx);
-                match InFlight::acquire(self.store.cell(c.id, &key), c.max) {
+                let (tag, key) = key_value(&LimitKey::Consumer, session, ctx);
+                let cell = self.store.cell(c.id.wrapping_add(tag), &key);
+                match InFlight::acquire(cell, c.max) {
                     Some(slot) => {
                         allowed.inc();
                         ctx.in_flight = Some(slot);
@@ -180,7 +186,8 @@ impl Plugin for RateLimit {
         let unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let mut taken: Vec<(&Counted, Arc<Cell>, Decision)> = Vec::with_capacity(4);
         for c in all {
-            let cell = self.store.cell(c.policy.id, &key_value(&c.policy.key, session, ctx));
+            let (tag, key) = key_value(&c.policy.key, session, ctx);
+            let cell = self.store.cell(c.policy.id.wrapping_add(tag), &key);
             let d = c.policy.take(&cell, now, unix);
             if !d.allowed {
                 // Give back what the others took: a denied request consumes nothing.
