@@ -161,7 +161,17 @@ async fn concurrency_slots_are_released_however_a_request_ends() {
     common::eventually(5, "the slow request reached the upstream", || async { up.requests() > before }).await;
     let busy = gw.send("GET", "/x", &[("x-api-key", "alice-key")], b"").await;
     assert_eq!(busy.status, 429);
-    assert!(busy.header("retry-after").is_some());
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    assert_eq!(
+        limit_headers(&busy),
+        [
+            Some("\"small-concurrency\";q=1;qu=\"concurrent-requests\""),
+            Some("\"small-concurrency\";r=0;t=1"),
+            Some("1"),
+            Some("0"),
+            Some("1")
+        ]
+    );
     // Another consumer has its own slot.
     assert_eq!(gw.send("GET", "/x", &[("x-api-key", "bob-key")], b"").await.status, 200);
     assert_eq!(slow.await.unwrap().status, 200);

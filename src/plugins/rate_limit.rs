@@ -176,6 +176,18 @@ impl Plugin for RateLimit {
                     }
                     None => {
                         limited.inc();
+                        // draft-09 quota unit for in-flight limits; nothing left, retry in 1 s.
+                        let h = &mut ctx.limit_headers;
+                        let policy = format!("\"{}\";q={};qu=\"concurrent-requests\"", c.name, c.max);
+                        if let Ok(v) = HeaderValue::from_str(&policy) {
+                            h.push((RATELIMIT_POLICY.clone(), v));
+                        }
+                        if let Ok(v) = HeaderValue::from_str(&format!("\"{}\";r=0;t=1", c.name)) {
+                            h.push((RATELIMIT.clone(), v));
+                        }
+                        h.push((X_LIMIT.clone(), HeaderValue::from(c.max)));
+                        h.push((X_REMAINING.clone(), HeaderValue::from_static("0")));
+                        h.push((X_RESET.clone(), HeaderValue::from_static("1")));
                         return too_many(ctx, 1, "too many requests in flight for this consumer");
                     }
                 }
