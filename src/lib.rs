@@ -7,6 +7,7 @@ pub mod conn;
 pub mod echo;
 pub mod handover;
 pub mod lifecycle;
+pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod plugins;

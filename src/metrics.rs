@@ -27,6 +27,7 @@ pub struct Metrics {
     /// Proxy connections closed by a connection-level limit, by `reason` (`per_ip_limit`,
     /// `header_timeout`, `header_too_large`).
     pub connections_refused: IntCounterVec,
+    ratelimit: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -66,8 +67,14 @@ impl Metrics {
             &["reason"],
         )
         .expect("static metric definition");
+        let ratelimit = IntCounterVec::new(
+            Opts::new("gatehouse_ratelimit_decisions_total", "Rate limit decisions by API, policy and result"),
+            &["api", "policy", "result"],
+        )
+        .expect("static metric definition");
         for c in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(ratelimit.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(requests.clone()),
             Box::new(request_duration.clone()),
             Box::new(upstream_duration.clone()),
             Box::new(in_flight.clone()),
@@ -86,7 +93,14 @@ impl Metrics {
             upstream_healthy,
             config_reloads,
             connections_refused,
+            ratelimit,
         }
+    }
+
+    /// The (allowed, limited) counters of one policy on one API.
+    pub fn ratelimit(&self, api: &str, policy: &str) -> (IntCounter, IntCounter) {
+        let c = |r: &str| self.ratelimit.with_label_values(&[api, policy, r]);
+        (c("allowed"), c("limited"))
     }
 
     /// Handles for one API (label `api`); `"-"` is used for requests that matched no route.

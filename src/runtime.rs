@@ -8,6 +8,7 @@ use crate::plugins::auth::{Auth, AuthShared};
 use crate::plugins::cors::Cors;
 use crate::plugins::headers::{HeaderOps, RequestHeaders, ResponseHeaders};
 use crate::plugins::ip::{IpFilter, IpRules};
+use crate::plugins::rate_limit::RateLimit;
 use crate::plugins::{Chain, Plugin};
 use crate::proxy::router::{MethodSet, Router};
 use crate::upstream::{build_cluster, Cluster, HealthRegistry};
@@ -32,6 +33,9 @@ pub struct Shared {
     /// The last good key set of every `jwks_url`, so a reload starts from it instead of
     /// nothing (an identity provider that is down during a reload must not stop JWT auth).
     pub jwks: Arc<crate::plugins::auth::jwks::JwksMemory>,
+    /// Limiter state (local backend), kept across reloads: a limit's cells are keyed by its
+    /// identity and config, so an unchanged limit keeps its counts.
+    pub limits: Arc<crate::limits::local::LocalStore>,
 }
 
 /// Request limits and hygiene settings from `[server]`.
@@ -116,6 +120,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
     }
     let tls = crate::tls::load(loaded, &mut errors);
     let auth = Arc::new(AuthShared::build(loaded, &shared.jwks, &mut errors));
+    let plans = Arc::new(crate::limits::Plans::build(loaded));
     let mut router = Router::default();
     let mut apis = Vec::new();
     for (i, a) in cfg.apis.iter().enumerate() {
@@ -134,6 +139,8 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         });
         apis.push(api.clone());
         let api_plugins = api_plugins(a, &format!("api[{i}]"), &mut errors);
+        let api_scope = format!("api:{}:{}", a.name, a.version);
+        let api_limits = crate::limits::limit_policies(&api_scope, "api", &a.limits);
         let strip = if a.strip_base_path { a.base_path.trim_end_matches('/').len() } else { 0 };
         // An API without routes is one route: its base path, every method.
         let routes: Vec<(String, bool, MethodSet, Option<&_>, String)> = if a.route.is_empty() {
@@ -155,8 +162,23 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         };
         for (pattern, exact, methods, rc, key) in routes {
             let mut plugins: Vec<Arc<dyn Plugin>> = api_plugins.clone();
-            if let Some(p) = Auth::build(a, rc, &auth) {
-                plugins.push(Arc::new(p));
+            let authenticated = match Auth::build(a, rc, &auth) {
+                Some(p) => {
+                    plugins.push(Arc::new(p));
+                    true
+                }
+                None => false,
+            };
+            let mut limits = api_limits.clone();
+            if let Some(r) = rc {
+                let scope = format!("{api_scope}:{}:{:?}", pattern, r.methods);
+                limits.extend(crate::limits::limit_policies(&scope, "route", &r.limits));
+            }
+            let plan = rc.and_then(|r| r.plan.as_deref()).or(a.plan.as_deref());
+            let limiter =
+                RateLimit::build(&shared.limits, &plans, &shared.metrics, &a.name, plan, limits, authenticated);
+            if let Some(l) = limiter {
+                plugins.push(Arc::new(l));
             }
             let (req, resp) = (rc.and_then(|r| r.request.as_ref()), rc.and_then(|r| r.response.as_ref()));
             match HeaderOps::merge(a.request.as_ref(), req) {

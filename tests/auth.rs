@@ -55,6 +55,9 @@ basic = {{ alice = "{}" }}
 name = "bob"
 api_keys = ["{}"]
 basic = {{ bob = "{}" }}
+
+[[plan]]
+name = "gold"
 "#,
         simple_config(&[up], "", &api),
         key_hash("alice-key"),

@@ -22,7 +22,7 @@ pub struct ConsumerConfig {
     pub name: String,
     #[serde(default)]
     pub groups: Vec<String>,
-    /// A plan name; plans do not exist yet, so any string is accepted for now.
+    /// The name of a `[[plan]]` (checked in `limits.rs`).
     pub plan: Option<String>,
     /// `"sha256:<64 lowercase hex>"` (see `gatehouse hash-key`).
     #[serde(default)]
@@ -86,9 +86,6 @@ pub fn validate(cfg: &Config, err: &mut Err) {
         }
         for (j, g) in c.groups.iter().enumerate() {
             super::validate::name_ok(g, &format!("{p}.groups[{j}]"), err);
-        }
-        if c.plan.as_deref() == Some("") {
-            err(format!("{p}.plan"), "must not be empty".into());
         }
         for (j, k) in c.api_keys.iter().enumerate() {
             if !key_hash_ok(k) {

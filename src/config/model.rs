@@ -3,6 +3,7 @@
 //! checked in `validate.rs`.
 
 pub use super::auth::{AuthMethod, ConsumerConfig, JwtIssuerConfig};
+pub use super::limits::{LimitConfig, LimitKey, PlanConfig, Quota, QuotaWindow, Rate};
 use super::units::{ByteSize, HumanDuration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ pub struct Config {
     pub apis: Vec<ApiConfig>,
     pub consumers: Vec<ConsumerConfig>,
     pub jwt_issuers: Vec<JwtIssuerConfig>,
+    pub plans: Vec<PlanConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -276,6 +278,10 @@ pub struct ApiConfig {
     pub key_header: String,
     /// Query parameter that may carry the API key (removed before forwarding); default off.
     pub key_query: Option<String>,
+    /// The plan of requests whose consumer has none (and of anonymous ones, keyed by IP).
+    pub plan: Option<String>,
+    #[serde(default)]
+    pub limits: Vec<LimitConfig>,
 }
 
 /// `[api.cors]`: which browser origins may call the API, answered by the gateway.
@@ -327,4 +333,9 @@ pub struct RouteConfig {
     /// The consumer must be in one of these groups.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Overrides the API's `plan`.
+    pub plan: Option<String>,
+    /// Limits of this route, checked with the API's.
+    #[serde(default)]
+    pub limits: Vec<LimitConfig>,
 }

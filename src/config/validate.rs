@@ -17,6 +17,7 @@ pub fn validate(cfg: &Config, seen: &SeenNames, errors: &mut Vec<ConfigError>) {
         admin_cfg(admin, &mut err);
     }
     super::auth::validate(cfg, &mut err);
+    super::limits::validate(cfg, &mut err);
     let mut names = BTreeSet::new();
     for (i, c) in cfg.clusters.iter().enumerate() {
         cluster(c, &format!("cluster[{i}]"), &mut err);

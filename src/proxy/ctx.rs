@@ -39,6 +39,11 @@ pub struct RequestCtx {
     pub consumer: Option<Arc<crate::plugins::auth::Consumer>>,
     /// The verified JWT, when that is how the consumer authenticated.
     pub token: Option<Arc<crate::plugins::auth::jwt::Verified>>,
+    /// `RateLimit`/`X-RateLimit-*` headers (set by the rate-limit plugin; added to the
+    /// upstream's answer and to gateway-made ones).
+    pub limit_headers: Vec<(http::HeaderName, HeaderValue)>,
+    /// A concurrency-limit slot, given back when the context is dropped (however the request ends).
+    pub in_flight: Option<crate::limits::InFlight>,
 }
 
 impl RequestCtx {
@@ -63,6 +68,8 @@ impl RequestCtx {
             cors: Vec::new(),
             consumer: None,
             token: None,
+            limit_headers: Vec::new(),
+            in_flight: None,
         }
     }
 

@@ -47,6 +47,7 @@ impl Problem {
             405 => "method-not-allowed",
             413 => "body-too-large",
             414 => "uri-too-long",
+            429 => "rate-limited",
             431 => "headers-too-large",
             502 => "bad-gateway",
             503 => "unavailable",
@@ -115,6 +116,9 @@ pub async fn send(session: &mut Session, ctx: &RequestCtx, p: &Problem) -> pingo
     }
     if !ctx.cors.is_empty() {
         resp.append_header(http::header::VARY, "Origin")?;
+    }
+    for (name, value) in &ctx.limit_headers {
+        resp.append_header(name.clone(), value.clone())?;
     }
     for c in p.challenges.iter().flat_map(|c| c.iter()) {
         resp.append_header(http::header::WWW_AUTHENTICATE, c.clone())?;

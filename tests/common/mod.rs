@@ -130,8 +130,9 @@ impl Gateway {
 
     fn config_text(addr: SocketAddr, admin: SocketAddr, server_extra: &str, admin_extra: &str, body: &str) -> String {
         let log = if server_extra.contains("access_log") { "" } else { "access_log = \"off\"\n" };
+        let threads = if server_extra.contains("threads") { "" } else { "threads = 1\n" };
         format!(
-            "[server]\nlisten = [\"{addr}\"]\nthreads = 1\ndata_dir = \".\"\n{log}{server_extra}\n\n[admin]\nlisten = \"{admin}\"\n{admin_extra}\n\n{body}\n"
+            "[server]\nlisten = [\"{addr}\"]\n{threads}data_dir = \".\"\n{log}{server_extra}\n\n[admin]\nlisten = \"{admin}\"\n{admin_extra}\n\n{body}\n"
         )
     }
 

@@ -1,0 +1,185 @@
+//! Rate limits, quotas and concurrency limits (issue 5), local backend. Policies are built once
+//! per config; their state lives in `LocalStore` (kept in `Shared` across reloads).
+
+pub mod gcra;
+pub mod local;
+
+use crate::config::{LimitConfig, LimitKey, LoadedConfig, PlanConfig};
+use gcra::{Decision, Gcra, QuotaRule};
+use local::Cell;
+#[cfg(test)]
+use local::LocalStore;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Rate(Gcra),
+    Quota(QuotaRule),
+}
+
+/// One limit: what it counts, by what key, under which name in the headers and metrics.
+pub struct Policy {
+    /// The `RateLimit-Policy` name (an sf-string, without quotes) and the metric label.
+    pub name: String,
+    /// The limit's identity including its config: state is kept across a reload when equal.
+    pub id: u64,
+    pub kind: Kind,
+    pub key: LimitKey,
+}
+
+impl Policy {
+    fn new(scope: &str, name: String, kind: Kind, key: LimitKey) -> Policy {
+        // A fixed-key SipHash: the same config gives the same id in every runtime.
+        #[allow(deprecated)]
+        let mut h = std::hash::SipHasher::new();
+        scope.hash(&mut h);
+        kind.hash(&mut h);
+        key.hash(&mut h);
+        Policy { name, id: h.finish(), kind, key }
+    }
+
+    /// `q` of `RateLimit-Policy`: the requests allowed at once from idle / per window.
+    pub fn quota_units(&self) -> u64 {
+        match self.kind {
+            Kind::Rate(g) => g.burst,
+            Kind::Quota(q) => q.n,
+        }
+    }
+
+    pub fn window_secs(&self, unix: u64) -> u64 {
+        match self.kind {
+            Kind::Rate(g) => g.window_secs(),
+            Kind::Quota(q) => q.window_secs(unix),
+        }
+    }
+
+    /// Check and take one request from `cell`.
+    pub fn take(&self, cell: &Cell, now: u64, unix: u64) -> Decision {
+        let d = match self.kind {
+            Kind::Rate(g) => g.take(&cell.state, now),
+            Kind::Quota(q) => q.take(&cell.state, unix),
+        };
+        // Idle again once the TAT has passed / the window has ended.
+        cell.set_idle_at(now.saturating_add(d.reset.saturating_mul(1_000_000_000)));
+        d
+    }
+
+    pub fn undo(&self, cell: &Cell, unix: u64) {
+        match self.kind {
+            Kind::Rate(g) => g.undo(&cell.state),
+            Kind::Quota(q) => q.undo(&cell.state, unix),
+        }
+    }
+}
+
+/// The policies of one `rate`/`quota` pair (a plan or a `limits` entry).
+fn policies(
+    scope: &str,
+    name: &str,
+    rate: Option<crate::config::Rate>,
+    burst: Option<u64>,
+    quota: Option<crate::config::Quota>,
+    key: &LimitKey,
+) -> Vec<Arc<Policy>> {
+    let mut out = Vec::new();
+    if let Some(r) = rate {
+        let g = Gcra::new(r.n, r.per, burst.unwrap_or(r.n));
+        out.push(Arc::new(Policy::new(scope, name.to_string(), Kind::Rate(g), key.clone())));
+    }
+    if let Some(q) = quota {
+        let qname = if rate.is_some() { format!("{name}-quota") } else { name.to_string() };
+        let rule = QuotaRule { n: q.n, window: q.window };
+        out.push(Arc::new(Policy::new(scope, qname, Kind::Quota(rule), key.clone())));
+    }
+    out
+}
+
+/// Max requests in flight per consumer.
+pub struct Concurrency {
+    pub id: u64,
+    pub max: u64,
+    pub name: String,
+}
+
+pub struct Plan {
+    pub name: String,
+    pub policies: Vec<Arc<Policy>>,
+    pub concurrency: Option<Concurrency>,
+}
+
+impl Plan {
+    fn build(p: &PlanConfig) -> Plan {
+        let scope = format!("plan:{}", p.name);
+        let policies = policies(&scope, &p.name, p.rate, p.burst, p.quota, &LimitKey::Consumer);
+        let concurrency = p.concurrency.map(|max| {
+            #[allow(deprecated)]
+            let mut h = std::hash::SipHasher::new();
+            (&scope, "concurrency").hash(&mut h);
+            Concurrency { id: h.finish(), max: max as u64, name: format!("{}-concurrency", p.name) }
+        });
+        Plan { name: p.name.clone(), policies, concurrency }
+    }
+}
+
+/// Every plan of a config, by name.
+#[derive(Default)]
+pub struct Plans {
+    pub list: Vec<Arc<Plan>>,
+    pub by_name: HashMap<String, usize>,
+    /// Some consumer names a plan (so routes with authentication need the limiter).
+    pub consumers_have_plans: bool,
+}
+
+impl Plans {
+    pub fn build(loaded: &LoadedConfig) -> Plans {
+        let cfg = &loaded.config;
+        let list: Vec<Arc<Plan>> = cfg.plans.iter().map(|p| Arc::new(Plan::build(p))).collect();
+        let by_name = list.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
+        Plans { list, by_name, consumers_have_plans: cfg.consumers.iter().any(|c| c.plan.is_some()) }
+    }
+}
+
+/// The policies of an API's or a route's `limits`.
+pub fn limit_policies(scope: &str, prefix: &str, limits: &[LimitConfig]) -> Vec<Arc<Policy>> {
+    let mut out = Vec::new();
+    for (i, l) in limits.iter().enumerate() {
+        let scope = format!("{scope}.limits[{i}]");
+        out.extend(policies(&scope, &format!("{prefix}-{i}"), l.rate, l.burst, l.quota, &l.key));
+    }
+    out
+}
+
+/// A slot taken from a concurrency limit, given back on drop (however the request ends).
+pub struct InFlight(Arc<Cell>);
+
+impl InFlight {
+    /// Take a slot, or `None` when `max` are in flight.
+    pub fn acquire(cell: Arc<Cell>, max: u64) -> Option<InFlight> {
+        cell.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok()?;
+        Some(InFlight(cell))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.state.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_flight_slots_come_back_on_drop() {
+        let s = LocalStore::default();
+        let a = InFlight::acquire(s.cell(9, "c"), 2).unwrap();
+        let _b = InFlight::acquire(s.cell(9, "c"), 2).unwrap();
+        assert!(InFlight::acquire(s.cell(9, "c"), 2).is_none());
+        drop(a);
+        assert!(InFlight::acquire(s.cell(9, "c"), 2).is_some());
+    }
+}

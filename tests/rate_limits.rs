@@ -1,0 +1,241 @@
+//! Rate limits, quotas and concurrency limits on the local backend, through the real gateway
+//! binary: exactness under a concurrent burst, header values step by step, Retry-After
+//! honoured, one consumer never spending another's, concurrency slots given back however a
+//! request ends. Window arithmetic with an injected clock: `src/limits/gcra.rs`.
+
+mod common;
+
+use common::{check_config, simple_config, Gateway, Response, Upstream};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+fn key_hash(key: &str) -> String {
+    let d = Sha256::digest(key.as_bytes());
+    format!("sha256:{}", d.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// alice (`alice-key`) and bob (`bob-key`) on plan `small`; the API needs an API key.
+fn consumers_config(up: &Upstream, plan: &str) -> String {
+    format!(
+        "{}\n[[plan]]\nname = \"small\"\n{plan}\n\n[[consumer]]\nname = \"alice\"\nplan = \"small\"\napi_keys = [\"{}\"]\n\n[[consumer]]\nname = \"bob\"\nplan = \"small\"\napi_keys = [\"{}\"]\n",
+        simple_config(&[up], "", "auth = [\"api_key\"]"),
+        key_hash("alice-key"),
+        key_hash("bob-key"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_200_against_50_lets_exactly_50_through() {
+    let up = Upstream::start("u").await;
+    let gw = Gateway::start_with(
+        "threads = 2",
+        &simple_config(&[&up], "", "limits = [{ rate = \"50/hour\", key = \"route\" }]"),
+    )
+    .await;
+    let addr = gw.addr;
+    let tasks: Vec<_> = (0..200)
+        .map(|_| tokio::spawn(async move { common::request(addr, "GET", "/x", &[], b"").await.status }))
+        .collect();
+    let mut ok = 0;
+    let mut limited = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            200 => ok += 1,
+            429 => limited += 1,
+            s => panic!("unexpected status {s}"),
+        }
+    }
+    assert_eq!((ok, limited), (50, 150));
+    assert_eq!(up.requests(), 50);
+    gw.metrics_contain(&[
+        "gatehouse_ratelimit_decisions_total{api=\"a\",policy=\"api-0\",result=\"allowed\"} 50",
+        "gatehouse_ratelimit_decisions_total{api=\"a\",policy=\"api-0\",result=\"limited\"} 150",
+    ])
+    .await;
+}
+
+fn limit_headers(r: &Response) -> [Option<&str>; 5] {
+    [
+        r.header("ratelimit-policy"),
+        r.header("ratelimit"),
+        r.header("x-ratelimit-limit"),
+        r.header("x-ratelimit-remaining"),
+        r.header("x-ratelimit-reset"),
+    ]
+}
+
+#[tokio::test]
+async fn header_values_step_by_step() {
+    let up = Upstream::start("u").await;
+    let gw = Gateway::start(&simple_config(&[&up], "", "limits = [{ rate = \"3/hour\", key = \"ip\" }]")).await;
+    let policy = Some("\"api-0\";q=3;w=3600");
+    for (i, (r, t)) in [(2, 1200), (1, 2400), (0, 3600)].into_iter().enumerate() {
+        let resp = gw.get("/x").await;
+        assert_eq!(resp.status, 200, "request {i}");
+        let state = format!("\"api-0\";r={r};t={t}");
+        let (r, t) = (r.to_string(), t.to_string());
+        assert_eq!(
+            limit_headers(&resp),
+            [policy, Some(state.as_str()), Some("3"), Some(r.as_str()), Some(t.as_str())],
+            "request {i}"
+        );
+    }
+    let resp = gw.get("/x").await;
+    assert_eq!(resp.status, 429);
+    assert_eq!(resp.header("content-type"), Some("application/problem+json"));
+    assert_eq!(resp.json()["status"], 429);
+    assert_eq!(resp.header("retry-after"), Some("1200"));
+    assert_eq!(limit_headers(&resp), [policy, Some("\"api-0\";r=0;t=3600"), Some("3"), Some("0"), Some("3600")]);
+    assert_eq!(up.requests(), 3);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let up = Upstream::start("u").await;
+    let gw = Gateway::start(&simple_config(&[&up], "", "limits = [{ rate = \"2/s\" }]")).await;
+    assert_eq!(gw.get("/x").await.status, 200);
+    assert_eq!(gw.get("/x").await.status, 200);
+    let denied = gw.get("/x").await;
+    assert_eq!(denied.status, 429);
+    let wait: u64 = denied.header("retry-after").unwrap().parse().unwrap();
+    assert_eq!(wait, 1, "Retry-After of 2/s");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    assert_eq!(gw.get("/x").await.status, 200);
+}
+
+#[tokio::test]
+async fn one_consumer_never_spends_anothers() {
+    let up = Upstream::start("u").await;
+    let gw = Gateway::start(&consumers_config(&up, "rate = \"2/hour\"\nquota = \"100/day\"")).await;
+    let alice = [("x-api-key", "alice-key")];
+    let bob = [("x-api-key", "bob-key")];
+    assert_eq!(gw.send("GET", "/x", &alice, b"").await.status, 200);
+    assert_eq!(gw.send("GET", "/x", &alice, b"").await.status, 200);
+    let denied = gw.send("GET", "/x", &alice, b"").await;
+    assert_eq!(denied.status, 429);
+    // Denied by the rate: the quota gave its count back (98 left after two).
+    let first = gw.send("GET", "/x", &bob, b"").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("x-ratelimit-remaining"), Some("1"));
+    let rl = first.header("ratelimit").unwrap();
+    assert!(rl.starts_with("\"small\";r=1;t=1800, \"small-quota\";r=99;t="), "{rl}");
+    assert_eq!(first.header("ratelimit-policy"), Some("\"small\";q=2;w=3600, \"small-quota\";q=100;w=86400"));
+    assert_eq!(gw.send("GET", "/x", &bob, b"").await.status, 200);
+    assert_eq!(gw.send("GET", "/x", &bob, b"").await.status, 429);
+    // Anonymous requests never reach the limiter (401 first).
+    assert_eq!(gw.get("/x").await.status, 401);
+}
+
+#[tokio::test]
+async fn a_denied_request_consumes_no_other_limit() {
+    let up = Upstream::start("u").await;
+    // The quota allows 3; the route rate 1/hour denies the second request, which must not count
+    // against the quota: after that, the quota still has 2 for other header values.
+    let gw = Gateway::start(&simple_config(
+        &[&up],
+        "",
+        "limits = [{ quota = \"3/day\", key = \"route\" }, { rate = \"1/hour\", key = \"header:x-tenant\" }]",
+    ))
+    .await;
+    let t = |v: &'static str| [("x-tenant", v)];
+    assert_eq!(gw.send("GET", "/x", &t("a"), b"").await.status, 200);
+    for _ in 0..3 {
+        assert_eq!(gw.send("GET", "/x", &t("a"), b"").await.status, 429);
+    }
+    assert_eq!(gw.send("GET", "/x", &t("b"), b"").await.status, 200);
+    let last = gw.send("GET", "/x", &t("c"), b"").await;
+    assert_eq!(last.status, 200);
+    assert_eq!(last.header("x-ratelimit-remaining"), Some("0"));
+    assert_eq!(gw.send("GET", "/x", &t("d"), b"").await.status, 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_slots_are_released_however_a_request_ends() {
+    let up = Upstream::start("u").await;
+    let gw = Gateway::start(&consumers_config(&up, "concurrency = 1")).await;
+    let addr = gw.addr;
+    let slow = tokio::spawn(async move {
+        common::request(addr, "GET", "/slow", &[("x-api-key", "alice-key"), ("x-echo-delay-ms", "800")], b"").await
+    });
+    let before = up.requests();
+    common::eventually(5, "the slow request reached the upstream", || async { up.requests() > before }).await;
+    let busy = gw.send("GET", "/x", &[("x-api-key", "alice-key")], b"").await;
+    assert_eq!(busy.status, 429);
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    assert_eq!(
+        limit_headers(&busy),
+        [
+            Some("\"small-concurrency\";q=1;qu=\"concurrent-requests\""),
+            Some("\"small-concurrency\";r=0;t=1"),
+            Some("1"),
+            Some("0"),
+            Some("1")
+        ]
+    );
+    // Another consumer has its own slot.
+    assert_eq!(gw.send("GET", "/x", &[("x-api-key", "bob-key")], b"").await.status, 200);
+    assert_eq!(slow.await.unwrap().status, 200);
+    // A failed upstream gives the slot back too.
+    let failed = gw.send("GET", "/x", &[("x-api-key", "alice-key"), ("x-echo-reset", "1")], b"").await;
+    assert_eq!(failed.status, 502);
+    for _ in 0..3 {
+        assert_eq!(gw.send("GET", "/x", &[("x-api-key", "alice-key")], b"").await.status, 200);
+    }
+}
+
+#[test]
+fn check_reports_plans_and_limits() {
+    let text = r#"
+[[cluster]]
+name = "c"
+upstreams = ["127.0.0.1:1"]
+
+[[plan]]
+name = "p"
+burst = 0
+rate = "5/week"
+
+[[consumer]]
+name = "alice"
+plan = "nope"
+
+[[api]]
+name = "a"
+cluster = "c"
+plan = "missing"
+limits = [{ key = "cookie:x", rate = "1/s" }, { burst = 2 }]
+"#;
+    let (code, out) = check_config(text);
+    assert_eq!(code, Some(1), "{out}");
+    for want in [
+        "plan[0].rate:",
+        "consumer[0].plan: no plan named \"nope\"",
+        "api[0].plan: no plan named \"missing\"",
+        "api[0].limits[0].key:",
+        "api[0].limits[1]: needs a rate or a quota",
+        "api[0].limits[1].burst: needs a rate",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn a_reload_keeps_the_state_of_unchanged_limits() {
+    let up = Upstream::start("u").await;
+    let body =
+        |limits: &str, title: &str| simple_config(&[&up], "", &format!("title = \"{title}\"\nlimits = [{limits}]"));
+    let gw = Gateway::start(&body("{ rate = \"2/hour\" }", "one")).await;
+    assert_eq!(gw.get("/x").await.status, 200);
+    assert_eq!(gw.get("/x").await.status, 200);
+    assert_eq!(gw.get("/x").await.status, 429);
+    // Same limit, something else changed: the count survives.
+    gw.rewrite(&body("{ rate = \"2/hour\" }", "two"));
+    assert_eq!(gw.admin_post("/reload").await.status, 200);
+    assert_eq!(gw.get("/x").await.status, 429);
+    // A changed limit starts afresh.
+    gw.rewrite(&body("{ rate = \"3/hour\" }", "two"));
+    assert_eq!(gw.admin_post("/reload").await.status, 200);
+    let r = gw.get("/x").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("2"));
+}
