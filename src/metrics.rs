@@ -28,6 +28,11 @@ pub struct Metrics {
     /// `header_timeout`, `header_too_large`).
     pub connections_refused: IntCounterVec,
     ratelimit: IntCounterVec,
+    /// Rate-limit decisions the backend could not make, by `reason` (`unavailable`, `timeout`,
+    /// `error`) and the `on_backend_error` `action` taken.
+    pub ratelimit_backend_errors: IntCounterVec,
+    /// Time of one backend round trip (Redis) for all limits of a request.
+    pub ratelimit_backend_duration: Histogram,
 }
 
 impl Default for Metrics {
@@ -72,8 +77,20 @@ impl Metrics {
             &["api", "policy", "result"],
         )
         .expect("static metric definition");
+        let ratelimit_backend_errors = IntCounterVec::new(
+            Opts::new("gatehouse_ratelimit_backend_errors_total", "Rate limit decisions the backend could not make"),
+            &["reason", "action"],
+        )
+        .expect("static metric definition");
+        let ratelimit_backend_duration = Histogram::with_opts(
+            HistogramOpts::new("gatehouse_ratelimit_backend_duration_seconds", "Rate limit backend round trips")
+                .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]),
+        )
+        .expect("static metric definition");
         for c in [
             Box::new(ratelimit.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(ratelimit_backend_errors.clone()),
+            Box::new(ratelimit_backend_duration.clone()),
             Box::new(requests.clone()),
             Box::new(request_duration.clone()),
             Box::new(upstream_duration.clone()),
@@ -94,6 +111,8 @@ impl Metrics {
             config_reloads,
             connections_refused,
             ratelimit,
+            ratelimit_backend_errors,
+            ratelimit_backend_duration,
         }
     }
 

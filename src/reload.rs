@@ -81,6 +81,7 @@ impl Reloader {
         match built {
             Ok(Ok((loaded, rt))) => {
                 let not_applied = self.not_applied(&loaded);
+                rt.start_background();
                 self.runtime.store(Arc::new(rt));
                 self.shared.health.retain(&self.runtime.load().clusters, metrics);
                 metrics.config_reloads.with_label_values(&["ok"]).inc();
@@ -157,6 +158,9 @@ pub struct SighupService {
 impl BackgroundService for SighupService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         use tokio::signal::unix::{signal, SignalKind};
+        // Services start after Pingora has daemonized: the first config's threads start here
+        // (later configs start theirs when they are swapped in).
+        self.reloader.runtime.load().start_background();
         let mut hup = match signal(SignalKind::hangup()) {
             Ok(s) => s,
             Err(e) => {

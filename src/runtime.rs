@@ -36,6 +36,8 @@ pub struct Shared {
     /// Limiter state (local backend), kept across reloads: a limit's cells are keyed by its
     /// identity and config, so an unchanged limit keeps its counts.
     pub limits: Arc<crate::limits::local::LocalStore>,
+    /// The Redis connection of `[limits] backend = "redis"`, kept while the URL is unchanged.
+    pub redis: crate::limits::RedisSlot,
 }
 
 /// Request limits and hygiene settings from `[server]`.
@@ -82,8 +84,42 @@ pub struct Runtime {
     pub unrouted: ApiMetrics,
     /// Consumers, JWT issuers and the basic-auth cache, shared by every route's auth plugin.
     pub auth: Arc<crate::plugins::auth::AuthShared>,
+    /// Where limit counts live (`[limits] backend`).
+    pub limits: Arc<crate::limits::Backend>,
     pub loaded_at: SystemTime,
     pub source: std::path::PathBuf,
+}
+
+impl Runtime {
+    /// Start what needs a thread of its own (after daemonizing: threads do not survive a fork).
+    pub fn start_background(&self) {
+        if let crate::limits::Backend::Redis(r) = &*self.limits {
+            r.conn.start();
+        }
+    }
+}
+
+fn limits_backend(
+    cfg: &crate::config::Config,
+    shared: &Shared,
+    errors: &mut Vec<ConfigError>,
+) -> crate::limits::Backend {
+    use crate::config::LimitsBackend;
+    let l = &cfg.limits;
+    match (l.backend, &l.redis_url) {
+        (LimitsBackend::Redis, Some(url)) => match shared.redis.get(url) {
+            Ok(conn) => crate::limits::Backend::Redis(crate::limits::RedisBackend {
+                conn,
+                timeout: l.timeout.0,
+                on_error: l.on_backend_error,
+            }),
+            Err(e) => {
+                errors.push(ConfigError::new("limits.redis_url", e));
+                crate::limits::Backend::Local
+            }
+        },
+        _ => crate::limits::Backend::Local,
+    }
 }
 
 fn join_path(base: &str, rel: &str) -> String {
@@ -121,6 +157,13 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
     let tls = crate::tls::load(loaded, &mut errors);
     let auth = Arc::new(AuthShared::build(loaded, &shared.jwks, &mut errors));
     let plans = Arc::new(crate::limits::Plans::build(loaded));
+    let backend = Arc::new(limits_backend(cfg, shared, &mut errors));
+    let limit_setup = crate::plugins::rate_limit::LimitSetup {
+        store: &shared.limits,
+        plans: &plans,
+        backend: &backend,
+        metrics: &shared.metrics,
+    };
     let mut router = Router::default();
     let mut apis = Vec::new();
     for (i, a) in cfg.apis.iter().enumerate() {
@@ -175,8 +218,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                 limits.extend(crate::limits::limit_policies(&scope, "route", &r.limits));
             }
             let plan = rc.and_then(|r| r.plan.as_deref()).or(a.plan.as_deref());
-            let limiter =
-                RateLimit::build(&shared.limits, &plans, &shared.metrics, &a.name, plan, limits, authenticated);
+            let limiter = RateLimit::build(&limit_setup, &a.name, plan, limits, authenticated);
             if let Some(l) = limiter {
                 plugins.push(Arc::new(l));
             }
@@ -224,6 +266,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         tls,
         unrouted: shared.metrics.api("-"),
         auth,
+        limits: backend,
         loaded_at: SystemTime::now(),
         source: loaded.file.clone(),
     })

@@ -1,10 +1,13 @@
-//! Rate limits, quotas and concurrency limits on the local backend, through the real gateway
-//! binary: exactness under a concurrent burst, header values step by step, Retry-After
-//! honoured, one consumer never spending another's, concurrency slots given back however a
-//! request ends. Window arithmetic with an injected clock: `src/limits/gcra.rs`.
+//! Rate limits, quotas and concurrency limits through the real gateway binary, each scenario on
+//! the local backend and on a real Redis (`::local` / `::redis`): exactness under a concurrent
+//! burst (on Redis: two gateway processes sharing it), header values step by step, Retry-After
+//! honoured, one consumer never spending another's, a denied request taking nothing, concurrency
+//! slots given back however a request ends. Window arithmetic with an injected clock:
+//! `src/limits/gcra.rs` and `tests/redis_script.rs`; Redis outages: `tests/redis_outage.rs`.
 
 mod common;
 
+use common::redis::RedisServer;
 use common::{check_config, simple_config, Gateway, Response, Upstream};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -24,17 +27,69 @@ fn consumers_config(up: &Upstream, plan: &str) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_burst_of_200_against_50_lets_exactly_50_through() {
+/// Where the gateways of a scenario keep their counts: the `[limits]` table to append to their
+/// config, and the Redis server they share (alive for the test).
+struct Counts {
+    toml: String,
+    redis: Option<RedisServer>,
+}
+
+/// `None`: Redis wanted but not installed outside CI (the test skips with a printed reason).
+async fn counts(redis: bool) -> Option<Counts> {
+    if !redis {
+        return Some(Counts { toml: String::new(), redis: None });
+    }
+    let r = RedisServer::start().await?;
+    Some(Counts { toml: format!("\n[limits]\nbackend = \"redis\"\nredis_url = \"{}\"\n", r.url), redis: Some(r) })
+}
+
+/// Each scenario as two tests: `NAME::local` and `NAME::redis`.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn local() {
+                super::$scenario(false).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn redis() {
+                super::$scenario(true).await
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    a_burst_of_200_against_50_lets_exactly_50_through,
+    header_values_step_by_step,
+    retry_after_is_honoured,
+    one_consumer_never_spends_anothers,
+    a_denied_request_consumes_no_other_limit,
+    concurrency_slots_are_released_however_a_request_ends,
+    a_reload_keeps_the_state_of_unchanged_limits,
+);
+
+/// The value of one metric line (0 when absent).
+async fn metric(gw: &Gateway, line_start: &str) -> u64 {
+    let text = gw.metrics().await;
+    text.lines().find_map(|l| l.strip_prefix(line_start)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+/// One gateway locally; on Redis two gateway processes share the count, each sent half.
+async fn a_burst_of_200_against_50_lets_exactly_50_through(redis: bool) {
+    let Some(counts) = counts(redis).await else { return };
     let up = Upstream::start("u").await;
-    let gw = Gateway::start_with(
-        "threads = 2",
-        &simple_config(&[&up], "", "limits = [{ rate = \"50/hour\", key = \"route\" }]"),
-    )
-    .await;
-    let addr = gw.addr;
+    let config = simple_config(&[&up], "", "limits = [{ rate = \"50/hour\", key = \"route\" }]") + &counts.toml;
+    let mut gateways = vec![Gateway::start_with("threads = 2", &config).await];
+    if counts.redis.is_some() {
+        gateways.push(Gateway::start_with("threads = 2", &config).await);
+    }
+    let addrs: Vec<_> = gateways.iter().map(|g| g.addr).collect();
     let tasks: Vec<_> = (0..200)
-        .map(|_| tokio::spawn(async move { common::request(addr, "GET", "/x", &[], b"").await.status }))
+        .map(|i| {
+            let addr = addrs[i % addrs.len()];
+            tokio::spawn(async move { common::request(addr, "GET", "/x", &[], b"").await.status })
+        })
         .collect();
     let mut ok = 0;
     let mut limited = 0;
@@ -47,11 +102,13 @@ async fn a_burst_of_200_against_50_lets_exactly_50_through() {
     }
     assert_eq!((ok, limited), (50, 150));
     assert_eq!(up.requests(), 50);
-    gw.metrics_contain(&[
-        "gatehouse_ratelimit_decisions_total{api=\"a\",policy=\"api-0\",result=\"allowed\"} 50",
-        "gatehouse_ratelimit_decisions_total{api=\"a\",policy=\"api-0\",result=\"limited\"} 150",
-    ])
-    .await;
+    let (mut allowed, mut denied) = (0, 0);
+    for gw in &gateways {
+        let line = "gatehouse_ratelimit_decisions_total{api=\"a\",policy=\"api-0\",result=";
+        allowed += metric(gw, &format!("{line}\"allowed\"}}")).await;
+        denied += metric(gw, &format!("{line}\"limited\"}}")).await;
+    }
+    assert_eq!((allowed, denied), (50, 150));
 }
 
 fn limit_headers(r: &Response) -> [Option<&str>; 5] {
@@ -64,10 +121,12 @@ fn limit_headers(r: &Response) -> [Option<&str>; 5] {
     ]
 }
 
-#[tokio::test]
-async fn header_values_step_by_step() {
+async fn header_values_step_by_step(redis: bool) {
+    let Some(counts) = counts(redis).await else { return };
     let up = Upstream::start("u").await;
-    let gw = Gateway::start(&simple_config(&[&up], "", "limits = [{ rate = \"3/hour\", key = \"ip\" }]")).await;
+    let gw =
+        Gateway::start(&(simple_config(&[&up], "", "limits = [{ rate = \"3/hour\", key = \"ip\" }]") + &counts.toml))
+            .await;
     let policy = Some("\"api-0\";q=3;w=3600");
     for (i, (r, t)) in [(2, 1200), (1, 2400), (0, 3600)].into_iter().enumerate() {
         let resp = gw.get("/x").await;
@@ -89,10 +148,10 @@ async fn header_values_step_by_step() {
     assert_eq!(up.requests(), 3);
 }
 
-#[tokio::test]
-async fn retry_after_is_honoured() {
+async fn retry_after_is_honoured(redis: bool) {
+    let Some(counts) = counts(redis).await else { return };
     let up = Upstream::start("u").await;
-    let gw = Gateway::start(&simple_config(&[&up], "", "limits = [{ rate = \"2/s\" }]")).await;
+    let gw = Gateway::start(&(simple_config(&[&up], "", "limits = [{ rate = \"2/s\" }]") + &counts.toml)).await;
     assert_eq!(gw.get("/x").await.status, 200);
     assert_eq!(gw.get("/x").await.status, 200);
     let denied = gw.get("/x").await;
@@ -103,10 +162,10 @@ async fn retry_after_is_honoured() {
     assert_eq!(gw.get("/x").await.status, 200);
 }
 
-#[tokio::test]
-async fn one_consumer_never_spends_anothers() {
+async fn one_consumer_never_spends_anothers(redis: bool) {
+    let Some(counts) = counts(redis).await else { return };
     let up = Upstream::start("u").await;
-    let gw = Gateway::start(&consumers_config(&up, "rate = \"2/hour\"\nquota = \"100/day\"")).await;
+    let gw = Gateway::start(&(consumers_config(&up, "rate = \"2/hour\"\nquota = \"100/day\"") + &counts.toml)).await;
     let alice = [("x-api-key", "alice-key")];
     let bob = [("x-api-key", "bob-key")];
     assert_eq!(gw.send("GET", "/x", &alice, b"").await.status, 200);
@@ -126,16 +185,18 @@ async fn one_consumer_never_spends_anothers() {
     assert_eq!(gw.get("/x").await.status, 401);
 }
 
-#[tokio::test]
-async fn a_denied_request_consumes_no_other_limit() {
+async fn a_denied_request_consumes_no_other_limit(redis: bool) {
+    let Some(counts) = counts(redis).await else { return };
     let up = Upstream::start("u").await;
     // The quota allows 3; the route rate 1/hour denies the second request, which must not count
     // against the quota: after that, the quota still has 2 for other header values.
-    let gw = Gateway::start(&simple_config(
-        &[&up],
-        "",
-        "limits = [{ quota = \"3/day\", key = \"route\" }, { rate = \"1/hour\", key = \"header:x-tenant\" }]",
-    ))
+    let gw = Gateway::start(
+        &(simple_config(
+            &[&up],
+            "",
+            "limits = [{ quota = \"3/day\", key = \"route\" }, { rate = \"1/hour\", key = \"header:x-tenant\" }]",
+        ) + &counts.toml),
+    )
     .await;
     let t = |v: &'static str| [("x-tenant", v)];
     assert_eq!(gw.send("GET", "/x", &t("a"), b"").await.status, 200);
@@ -149,10 +210,10 @@ async fn a_denied_request_consumes_no_other_limit() {
     assert_eq!(gw.send("GET", "/x", &t("d"), b"").await.status, 429);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrency_slots_are_released_however_a_request_ends() {
+async fn concurrency_slots_are_released_however_a_request_ends(redis: bool) {
+    let Some(counts) = counts(redis).await else { return };
     let up = Upstream::start("u").await;
-    let gw = Gateway::start(&consumers_config(&up, "concurrency = 1")).await;
+    let gw = Gateway::start(&(consumers_config(&up, "concurrency = 1") + &counts.toml)).await;
     let addr = gw.addr;
     let slow = tokio::spawn(async move {
         common::request(addr, "GET", "/slow", &[("x-api-key", "alice-key"), ("x-echo-delay-ms", "800")], b"").await
@@ -219,11 +280,12 @@ limits = [{ key = "cookie:x", rate = "1/s" }, { burst = 2 }]
     }
 }
 
-#[tokio::test]
-async fn a_reload_keeps_the_state_of_unchanged_limits() {
+async fn a_reload_keeps_the_state_of_unchanged_limits(redis: bool) {
+    let Some(counts) = counts(redis).await else { return };
     let up = Upstream::start("u").await;
-    let body =
-        |limits: &str, title: &str| simple_config(&[&up], "", &format!("title = \"{title}\"\nlimits = [{limits}]"));
+    let body = |limits: &str, title: &str| {
+        simple_config(&[&up], "", &format!("title = \"{title}\"\nlimits = [{limits}]")) + &counts.toml
+    };
     let gw = Gateway::start(&body("{ rate = \"2/hour\" }", "one")).await;
     assert_eq!(gw.get("/x").await.status, 200);
     assert_eq!(gw.get("/x").await.status, 200);

@@ -35,6 +35,14 @@ pub async fn status(State(st): St) -> Json<Value> {
         "apis": rt.apis.len(),
         "clusters": rt.clusters.len(),
         "requests_in_flight": st.shared.metrics.in_flight.get(),
+        "limits": match &*rt.limits {
+            crate::limits::Backend::Local => json!({ "backend": "local" }),
+            crate::limits::Backend::Redis(r) => json!({
+                "backend": "redis",
+                "redis": if r.conn.is_up() { "up" } else { "down" },
+                "on_backend_error": r.on_error.as_str(),
+            }),
+        },
     }))
 }
 

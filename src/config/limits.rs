@@ -2,6 +2,7 @@
 //! the checks that need more than a type (DESIGN §4).
 
 use super::model::Config;
+use super::units::HumanDuration;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -147,6 +148,78 @@ fn d_key() -> LimitKey {
     LimitKey::Consumer
 }
 
+/// Where limit state lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitsBackend {
+    /// In this process: exact on one node.
+    #[default]
+    Local,
+    /// In Redis: exact across every node sharing it.
+    Redis,
+}
+
+/// What a request gets when Redis cannot decide in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBackendError {
+    #[default]
+    Allow,
+    Deny,
+}
+
+impl OnBackendError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnBackendError::Allow => "allow",
+            OnBackendError::Deny => "deny",
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub backend: LimitsBackend,
+    /// `redis://[user:password@]host:port[/db]`, `rediss://…` or `unix:///path.sock`.
+    pub redis_url: Option<String>,
+    /// The longest a request waits for Redis's decision.
+    pub timeout: HumanDuration,
+    pub on_backend_error: OnBackendError,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            backend: LimitsBackend::Local,
+            redis_url: None,
+            timeout: HumanDuration(Duration::from_millis(50)),
+            on_backend_error: OnBackendError::Allow,
+        }
+    }
+}
+
+fn check_backend(l: &LimitsConfig, err: &mut Err) {
+    match (&l.backend, &l.redis_url) {
+        (LimitsBackend::Redis, None) => err("limits.redis_url".into(), "backend = \"redis\" needs a redis_url".into()),
+        (_, Some(url)) => {
+            if let Err(e) = redis::Client::open(url.as_str()) {
+                // The error's kind only: its text may echo the URL and a password in it.
+                err(
+                    "limits.redis_url".into(),
+                    format!("not a Redis URL ({:?}); expected redis://host:port, rediss://… or unix:///path", e.kind()),
+                );
+            }
+        }
+        _ => {}
+    }
+    let t = l.timeout.0;
+    if t.is_zero() || t > Duration::from_secs(10) {
+        err("limits.timeout".into(), "must be between 1ms and 10s".into());
+    }
+}
+
 fn check_burst(rate: Option<Rate>, burst: Option<u64>, p: &str, err: &mut Err) {
     match (rate, burst) {
         (None, Some(_)) => err(format!("{p}.burst"), "needs a rate".into()),
@@ -167,6 +240,7 @@ fn check_limits(limits: &[LimitConfig], p: &str, err: &mut Err) {
 }
 
 pub fn validate(cfg: &Config, err: &mut Err) {
+    check_backend(&cfg.limits, err);
     let mut names = BTreeSet::new();
     for (i, plan) in cfg.plans.iter().enumerate() {
         let p = format!("plan[{i}]");

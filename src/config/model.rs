@@ -3,7 +3,9 @@
 //! checked in `validate.rs`.
 
 pub use super::auth::{AuthMethod, ConsumerConfig, JwtIssuerConfig};
-pub use super::limits::{LimitConfig, LimitKey, PlanConfig, Quota, QuotaWindow, Rate};
+pub use super::limits::{
+    LimitConfig, LimitKey, LimitsBackend, LimitsConfig, OnBackendError, PlanConfig, Quota, QuotaWindow, Rate,
+};
 use super::units::{ByteSize, HumanDuration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -20,6 +22,7 @@ pub struct Config {
     pub consumers: Vec<ConsumerConfig>,
     pub jwt_issuers: Vec<JwtIssuerConfig>,
     pub plans: Vec<PlanConfig>,
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,6 +3,7 @@
 
 pub mod gcra;
 pub mod local;
+pub mod redis;
 
 use crate::config::{LimitConfig, LimitKey, LoadedConfig, PlanConfig};
 use gcra::{Decision, Gcra, QuotaRule};
@@ -65,6 +66,24 @@ impl Policy {
         // Idle again once the TAT has passed / the window has ended.
         cell.set_idle_at(now.saturating_add(d.reset.saturating_mul(1_000_000_000)));
         d
+    }
+
+    /// The limit as the Redis script takes it: kind, a, b (see `redis.lua`).
+    pub fn script_args(&self) -> (&'static str, u64, u64) {
+        use crate::config::QuotaWindow::*;
+        match self.kind {
+            // The script counts in µs (exact in a Lua double for centuries of unix time).
+            Kind::Rate(g) => ("r", (g.interval / 1000).max(1), g.burst),
+            Kind::Quota(q) => (
+                match q.window {
+                    Hour => "h",
+                    Day => "d",
+                    Month => "m",
+                },
+                q.n,
+                0,
+            ),
+        }
     }
 
     pub fn undo(&self, cell: &Cell, unix: u64) {
@@ -150,6 +169,37 @@ pub fn limit_policies(scope: &str, prefix: &str, limits: &[LimitConfig]) -> Vec<
         out.extend(policies(&scope, &format!("{prefix}-{i}"), l.rate, l.burst, l.quota, &l.key));
     }
     out
+}
+
+/// Where this config's limit counts live: in this process, or in Redis (shared by every node).
+pub enum Backend {
+    Local,
+    Redis(RedisBackend),
+}
+
+/// A config's Redis settings around the process's connection.
+pub struct RedisBackend {
+    pub conn: Arc<redis::RedisConn>,
+    pub timeout: std::time::Duration,
+    pub on_error: crate::config::OnBackendError,
+}
+
+/// The process's Redis connection, kept across reloads while `redis_url` stays the same.
+#[derive(Default)]
+pub struct RedisSlot(std::sync::Mutex<Option<Arc<redis::RedisConn>>>);
+
+impl RedisSlot {
+    pub fn get(&self, url: &str) -> Result<Arc<redis::RedisConn>, String> {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match &*slot {
+            Some(c) if c.url == url => Ok(c.clone()),
+            _ => {
+                let c = redis::RedisConn::new(url)?;
+                *slot = Some(c.clone());
+                Ok(c)
+            }
+        }
+    }
 }
 
 /// A slot taken from a concurrency limit, given back on drop (however the request ends).

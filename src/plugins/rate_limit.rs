@@ -6,9 +6,11 @@
 
 use super::{Flow, Phases, Plugin};
 use crate::config::LimitKey;
+use crate::config::OnBackendError;
 use crate::limits::gcra::Decision;
 use crate::limits::local::{Cell, LocalStore};
-use crate::limits::{InFlight, Plan, Plans, Policy};
+use crate::limits::redis::{Verdict, KEY_PREFIX};
+use crate::limits::{Backend, InFlight, Plan, Plans, Policy, RedisBackend};
 use crate::proxy::ctx::RequestCtx;
 use crate::proxy::respond::Problem;
 use async_trait::async_trait;
@@ -40,8 +42,21 @@ struct PlanCounted {
     concurrency: Option<(IntCounter, IntCounter)>,
 }
 
+/// What a route's limiter is built from (the same for every route of a config).
+pub struct LimitSetup<'a> {
+    /// Local cells (rates and quotas with the local backend; concurrency always).
+    pub store: &'a Arc<LocalStore>,
+    pub plans: &'a Arc<Plans>,
+    pub backend: &'a Arc<Backend>,
+    pub metrics: &'a crate::metrics::Metrics,
+}
+
 pub struct RateLimit {
     store: Arc<LocalStore>,
+    backend: Arc<Backend>,
+    /// `gatehouse_ratelimit_backend_errors_total` by (reason, action) is labelled at error time.
+    metrics_errors: prometheus::IntCounterVec,
+    backend_duration: prometheus::Histogram,
     plans: Arc<Plans>,
     /// The plans in `Plans::list` order, with this API's counters.
     plan_counters: Vec<PlanCounted>,
@@ -54,14 +69,13 @@ pub struct RateLimit {
 impl RateLimit {
     /// `None` when no limit can apply to this route: such a route pays nothing.
     pub fn build(
-        store: &Arc<LocalStore>,
-        plans: &Arc<Plans>,
-        metrics: &crate::metrics::Metrics,
+        setup: &LimitSetup,
         api: &str,
         default_plan: Option<&str>,
         limits: Vec<Arc<Policy>>,
         authenticated: bool,
     ) -> Option<RateLimit> {
+        let LimitSetup { store, plans, backend, metrics } = *setup;
         let default_plan = default_plan.and_then(|n| plans.by_name.get(n).copied());
         if limits.is_empty() && default_plan.is_none() && !(authenticated && plans.consumers_have_plans) {
             return None;
@@ -81,6 +95,9 @@ impl RateLimit {
             .collect();
         Some(RateLimit {
             store: store.clone(),
+            backend: backend.clone(),
+            metrics_errors: metrics.ratelimit_backend_errors.clone(),
+            backend_duration: metrics.ratelimit_backend_duration.clone(),
             plans: plans.clone(),
             plan_counters,
             default_plan,
@@ -194,8 +211,33 @@ impl Plugin for RateLimit {
             }
         }
         let all = self.limits.iter().chain(plan.into_iter().flat_map(|pc| pc.policies.iter()));
+        match &*self.backend {
+            Backend::Local => self.decide_local(all, session, ctx),
+            Backend::Redis(r) => self.decide_redis(r, all, session, ctx).await,
+        }
+    }
+
+    fn response(&self, resp: &mut http::response::Parts, ctx: &RequestCtx) -> pingora::Result<()> {
+        for (name, value) in &ctx.limit_headers {
+            resp.headers.insert(name.clone(), value.clone());
+        }
+        Ok(())
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl RateLimit {
+    fn decide_local<'a>(
+        &'a self,
+        all: impl Iterator<Item = &'a Counted>,
+        session: &Session,
+        ctx: &mut RequestCtx,
+    ) -> Flow {
         let now = self.store.now();
-        let unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let unix = unix_now();
         let mut taken: Vec<(&Counted, Arc<Cell>, Decision)> = Vec::with_capacity(4);
         for c in all {
             let (tag, key) = key_value(&c.policy.key, session, ctx);
@@ -221,10 +263,58 @@ impl Plugin for RateLimit {
         Flow::Continue
     }
 
-    fn response(&self, resp: &mut http::response::Parts, ctx: &RequestCtx) -> pingora::Result<()> {
-        for (name, value) in &ctx.limit_headers {
-            resp.headers.insert(name.clone(), value.clone());
+    /// All limits in one script call on Redis's clock; nothing to give back on a denial.
+    async fn decide_redis<'a>(
+        &'a self,
+        r: &RedisBackend,
+        all: impl Iterator<Item = &'a Counted>,
+        session: &Session,
+        ctx: &mut RequestCtx,
+    ) -> Flow {
+        let mut order: Vec<&Counted> = Vec::with_capacity(4);
+        let mut args = Vec::with_capacity(4);
+        for c in all {
+            let (tag, key) = key_value(&c.policy.key, session, ctx);
+            let (kind, a, b) = c.policy.script_args();
+            args.push((format!("{KEY_PREFIX}{:x}:{key}", c.policy.id.wrapping_add(tag)), kind, a, b));
+            order.push(c);
         }
-        Ok(())
+        if args.is_empty() {
+            return Flow::Continue;
+        }
+        let started = std::time::Instant::now();
+        let verdict = r.conn.decide(&args, None, r.timeout).await;
+        self.backend_duration.observe(started.elapsed().as_secs_f64());
+        let unix = unix_now();
+        match verdict {
+            Ok(Verdict::Allowed(decisions)) => {
+                let decided: Vec<(&Counted, Decision)> = order.into_iter().zip(decisions).collect();
+                for (c, _) in &decided {
+                    c.allowed.inc();
+                }
+                headers(ctx, &decided, unix);
+                Flow::Continue
+            }
+            Ok(Verdict::Denied { index, decision }) => {
+                let Some(c) = order.get(index) else { return Flow::Continue };
+                c.limited.inc();
+                headers(ctx, &[(c, decision)], unix);
+                ctx.in_flight = None;
+                too_many(ctx, decision.retry_after, "rate limit exceeded")
+            }
+            Err(e) => {
+                let action = r.on_error.as_str();
+                self.metrics_errors.with_label_values(&[e.label(), action]).inc();
+                r.conn.warn(e, action);
+                match r.on_error {
+                    OnBackendError::Allow => Flow::Continue,
+                    OnBackendError::Deny => {
+                        ctx.in_flight = None;
+                        ctx.limit_headers.push((http::header::RETRY_AFTER, HeaderValue::from_static("1")));
+                        Flow::Respond(Problem::new(503, "the rate limit service is unavailable"))
+                    }
+                }
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod redis;
 pub mod tls;
 
 use gatehouse::echo::{serve, EchoState};
