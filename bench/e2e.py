@@ -20,6 +20,8 @@ TARGETS = [
     ("gatehouse", "(c) Gatehouse bare"),
     ("gatehouse_key", "(e) Gatehouse API key"),
     ("gatehouse_jwt", "(f) Gatehouse JWT RS256"),
+    ("gatehouse_limit", "(g) Gatehouse local rate limit"),
+    ("gatehouse_redis", "(h) Gatehouse Redis rate limit"),
     ("stockpingora", "(d) stock Pingora"),
 ]
 BASELINE = "nginxproxy"
@@ -120,15 +122,31 @@ def table(header, rows):
     return "\n".join([line(header), sep] + [line(r) for r in rows])
 
 
+def vs_bare(summary, *targets):
+    """Each target's median req/s divided by the bare route's (None when bare has no number)."""
+    bare = summary["gatehouse"]["rps"]
+    return [summary[t]["rps"] / bare for t in targets] if bare else None
+
+
 def auth_cost(summary):
     """Issue 4's bar: the JWT route (cache hits) within 10 % of the bare route."""
-    bare = summary["gatehouse"]["rps"]
-    if not bare:
+    ratios = vs_bare(summary, "gatehouse_key", "gatehouse_jwt")
+    if not ratios:
         return "–"
-    key, jwt = summary["gatehouse_key"]["rps"] / bare, summary["gatehouse_jwt"]["rps"] / bare
-    verdict = "within" if jwt >= 0.9 else "NOT within"
+    key, jwt = ratios
     return (f"API-key route {key:.2f}× and JWT (RS256) route {jwt:.2f}× the bare route's req/s: "
-            f"JWT verification cost {verdict} 10 %.")
+            f"JWT verification cost {'within' if jwt >= 0.9 else 'NOT within'} 10 %.")
+
+
+def limit_cost(summary):
+    """Issue 5's bar: the local limiter costs under 5 % of the bare route."""
+    ratios = vs_bare(summary, "gatehouse_limit", "gatehouse_redis")
+    if not ratios:
+        return "–"
+    local, redis = ratios
+    return (f"Local rate-limit route {local:.2f}× the bare route's req/s (limiter cost "
+            f"{'under' if local >= 0.95 else 'NOT under'} 5 %); Redis rate-limit route {redis:.2f}× "
+            f"(one Redis round trip per request).")
 
 
 def median_table(summary):
@@ -210,6 +228,7 @@ Commands (ports are picked free at run time):
 upstream:      {meta['CMD_UPSTREAM']}
 nginx proxy:   {meta['CMD_NGINXPROXY']}
 gatehouse:     {meta['CMD_GATEHOUSE']}
+redis:         {meta.get('CMD_REDIS', '–')}
 stock Pingora: {meta['CMD_STOCKPINGORA']}
 load:          {meta['CMD_WRK']}
 ```
@@ -218,6 +237,8 @@ load:          {meta['CMD_WRK']}
 {median_table(summary)}
 
 {auth_cost(summary)}
+
+{limit_cost(summary)}
 
 ## Per round
 {rounds_table(runs)}
@@ -231,9 +252,12 @@ nginx proxy (`nginx.conf`):
 {(raw / 'nginxproxy.conf').read_text().strip().replace(str(raw.parent), '$TMP')}
 ```
 
-Gatehouse (`gatehouse.toml`):
+Gatehouse (`gatehouse.toml`; the Redis row's process adds the `[limits]` below):
 ```toml
 {(raw / 'gatehouse.toml').read_text().strip()}
+```
+```toml
+{(raw / 'gatehouse-redis-limits.toml').read_text().strip() if (raw / 'gatehouse-redis-limits.toml').exists() else ''}
 ```
 """
     Path(path).write_text(out)
@@ -251,6 +275,7 @@ def main():
           f"medians of {meta['ROUNDS']} interleaved rounds")
     print(median_table(summary))
     print(auth_cost(summary))
+    print(limit_cost(summary))
     for w in warnings:
         print("WARNING:", w)
     for e in errors:

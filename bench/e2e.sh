@@ -3,6 +3,8 @@
 #   (a) the nginx upstream directly, (b) nginx as a plain reverse proxy, (c) Gatehouse (bare route),
 #   (d) stock Pingora (examples/stock_pingora.rs: the leanest stock Pingora proxy, no gateway work),
 #   (e) Gatehouse with API-key auth, (f) Gatehouse with JWT (RS256) auth (issue 4),
+#   (g) Gatehouse with a local rate limit, (h) the same limit on Redis (a second Gatehouse
+#   process with `[limits] backend = "redis"`, and a redis-server on the load CPU) (issue 5),
 # interleaved over several rounds so that machine noise hits all targets alike.
 # Writes bench/RESULTS.md and prints a median table. Run as root on Debian 12: `bash bench/e2e.sh`.
 #
@@ -44,6 +46,7 @@ command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
 command -v taskset >/dev/null 2>&1 || need_pkgs+=(util-linux)
 command -v pgrep >/dev/null 2>&1 || need_pkgs+=(procps)
+command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 # cmake is needed by libz-ng-sys (pingora-core) only when we build.
 if [ "${BENCH_NO_BUILD:-0}" != 1 ] && ! command -v cmake >/dev/null 2>&1; then need_pkgs+=(cmake); fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -108,10 +111,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- ports
-# Bind four sockets to port 0 at once so the kernel hands out four distinct free ports.
-read -r P_UP P_NGX P_GH P_SP < <(python3 -c '
+# Bind six sockets to port 0 at once so the kernel hands out six distinct free ports.
+read -r P_UP P_NGX P_GH P_SP P_GHR P_RD < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(4)]
+ss = [socket.socket() for _ in range(6)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in ss))')
 
@@ -214,6 +217,13 @@ base_path = "/jwt"
 cluster = "bench"
 auth = ["jwt"]
 
+[[api]]
+name = "bench-limit"
+base_path = "/limit"
+cluster = "bench"
+# Never reached at bench load: every request pays the full decision and its headers.
+limits = [{ rate = "1000000/s", key = "ip" }]
+
 [[consumer]]
 name = "bench"
 api_keys = ["$KEY_HASH"]
@@ -225,11 +235,23 @@ algorithms = ["RS256"]
 key_file = "jwt-pub.pem"
 EOF
 
+# (h): the same config on Redis, in a second process (the backend is per config).
+mkdir -p "$WORK/gatehouse-redis" "$WORK/redis"
+sed "s/127.0.0.1:$P_GH/127.0.0.1:$P_GHR/" "$WORK/gatehouse/gatehouse.toml" >"$WORK/gatehouse-redis/gatehouse.toml"
+cp "$WORK/gatehouse/jwt-pub.pem" "$WORK/gatehouse-redis/"
+cat >>"$WORK/gatehouse-redis/gatehouse.toml" <<EOF
+
+[limits]
+backend = "redis"
+redis_url = "redis://127.0.0.1:$P_RD"
+EOF
+
 for d in upstream nginxproxy; do
     "$NGINX" -t -q -p "$WORK/$d" -e "$WORK/$d/logs/error.log" -c "$WORK/$d/nginx.conf" \
         || die "nginx config for $d is invalid"
 done
 "$BIN" check -c "$WORK/gatehouse/gatehouse.toml" >/dev/null || die "gatehouse check failed"
+"$BIN" check -c "$WORK/gatehouse-redis/gatehouse.toml" >/dev/null || die "gatehouse check (redis) failed"
 
 # ---------------------------------------------------------------- start
 # stdout/stderr of each server go to $WORK/NAME.log (shown if the run fails).
@@ -247,6 +269,10 @@ start nginxproxy "${PIN_PROXY[@]}" "$NGINX" -p "$WORK/nginxproxy" -e "$WORK/ngin
 PID_NGX=$LAST_PID
 start gatehouse "${PIN_PROXY[@]}" "$BIN" serve -c "$WORK/gatehouse/gatehouse.toml"
 PID_GH=$LAST_PID
+start redis "${PIN_LOAD[@]}" redis-server --port "$P_RD" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir "$WORK/redis"
+start gatehouse-redis "${PIN_PROXY[@]}" "$BIN" serve -c "$WORK/gatehouse-redis/gatehouse.toml"
+PID_GHR=$LAST_PID
 # Args: listen, upstream, worker threads (1, like Gatehouse's `threads = 1`).
 start stockpingora "${PIN_PROXY[@]}" "$STOCK_BIN" "127.0.0.1:$P_SP" "127.0.0.1:$P_UP" 1
 PID_SP=$LAST_PID
@@ -257,6 +283,8 @@ URL_GH="http://127.0.0.1:$P_GH/"
 URL_SP="http://127.0.0.1:$P_SP/"
 URL_GHKEY="http://127.0.0.1:$P_GH/key/"
 URL_GHJWT="http://127.0.0.1:$P_GH/jwt/"
+URL_GHLIM="http://127.0.0.1:$P_GH/limit/"
+URL_GHRLIM="http://127.0.0.1:$P_GHR/limit/"
 HDR_KEY="X-API-Key: $API_KEY"
 HDR_JWT="Authorization: Bearer $JWT"
 
@@ -282,6 +310,13 @@ wait_200 gatehouse "$URL_GH" "$PID_GH"
 wait_200 stockpingora "$URL_SP" "$PID_SP"
 wait_200 gatehouse_key "$URL_GHKEY" "$PID_GH" "$HDR_KEY"
 wait_200 gatehouse_jwt "$URL_GHJWT" "$PID_GH" "$HDR_JWT"
+wait_200 gatehouse_limit "$URL_GHLIM" "$PID_GH"
+wait_200 gatehouse_redis "$URL_GHRLIM" "$PID_GHR"
+# Both limit routes must really be limited (decided, with headers), the second one by Redis.
+for t in gatehouse_limit gatehouse_redis; do
+    grep -qi '^ratelimit:' "$WORK/$t.probe-headers" || die "$t response lacks RateLimit: not limited"
+done
+[ "$(redis-cli -p "$P_RD" --scan --pattern 'gatehouse:*' | wc -l)" -ge 1 ] || die "no limit state in Redis"
 # The bare job includes the request id on the response: make sure we benchmark that path.
 grep -qi '^x-request-id:' "$WORK/gatehouse.probe-headers" || die "gatehouse response lacks X-Request-Id"
 
@@ -302,12 +337,13 @@ cpu_ticks() { # $1 = pid -> "utime stime"
 
 RAW="$WORK/raw"; mkdir -p "$RAW"
 WRK=("${PIN_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS")
-TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt stockpingora)
+TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt gatehouse_limit gatehouse_redis stockpingora)
 NT=${#TARGETS[@]}
 declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH [stockpingora]=$URL_SP
-    [gatehouse_key]=$URL_GHKEY [gatehouse_jwt]=$URL_GHJWT)
+    [gatehouse_key]=$URL_GHKEY [gatehouse_jwt]=$URL_GHJWT [gatehouse_limit]=$URL_GHLIM
+    [gatehouse_redis]=$URL_GHRLIM)
 declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH [stockpingora]=$PID_SP
-    [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH)
+    [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH [gatehouse_limit]=$PID_GH [gatehouse_redis]=$PID_GHR)
 declare -A HDR=([gatehouse_key]=$HDR_KEY [gatehouse_jwt]=$HDR_JWT)
 
 # Other work on this small machine (a parallel cargo build, say) skews every number: sample how
@@ -392,10 +428,12 @@ PIN=$PIN
 CMD_WRK=${WRK[*]} -d${DURATION}s --latency URL
 CMD_UPSTREAM=${PIN_LOAD[*]} nginx -p DIR -c nginx.conf   (1 worker, return 200, ${#BODY}+1-byte body)
 CMD_NGINXPROXY=${PIN_PROXY[*]} nginx -p DIR -c nginx.conf   (1 worker, keepalive 64, proxy_http_version 1.1)
-CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H)
+CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H, local rate limit /limit/; a second process with [limits] backend = "redis" for the Redis row)
+CMD_REDIS=${PIN_LOAD[*]} redis-server --port PORT --save "" --appendonly no   (its CPU is not in the Redis row's CPU columns)
 CMD_STOCKPINGORA=${PIN_PROXY[*]} target/release/examples/stock_pingora 127.0.0.1:PORT 127.0.0.1:UPSTREAM_PORT 1   (listen, upstream, threads)
 EOF
 cp "$WORK/nginxproxy/nginx.conf" "$RAW/nginxproxy.conf"
 cp "$WORK/gatehouse/gatehouse.toml" "$RAW/gatehouse.toml"
+tail -n 4 "$WORK/gatehouse-redis/gatehouse.toml" >"$RAW/gatehouse-redis-limits.toml"
 
 python3 "$ROOT/bench/e2e.py" "$RAW" "$ROOT/bench/RESULTS.md"

@@ -280,6 +280,28 @@ limits = [{ key = "cookie:x", rate = "1/s" }, { burst = 2 }]
     }
 }
 
+#[test]
+fn check_reports_the_limits_backend() {
+    let base = "[[cluster]]\nname = \"c\"\nupstreams = [\"127.0.0.1:1\"]\n";
+    for (limits, want) in [
+        ("backend = \"redis\"", "limits.redis_url: backend = \"redis\" needs a redis_url"),
+        ("backend = \"redis\"\nredis_url = \"http://secret@example.com\"", "limits.redis_url: not a Redis URL"),
+        ("timeout = \"0s\"", "limits.timeout: must be between 1ms and 10s"),
+        ("backend = \"memcached\"", "limits.backend:"),
+        ("on_backend_error = \"maybe\"", "limits.on_backend_error:"),
+        ("redis = \"x\"", "limits.redis:"),
+    ] {
+        let (code, out) = check_config(&format!("{base}\n[limits]\n{limits}\n"));
+        assert_eq!(code, Some(1), "{limits}: {out}");
+        assert!(out.contains(want), "{limits}: missing {want:?} in\n{out}");
+        assert!(!out.contains("secret"), "a Redis URL's credentials are never printed: {out}");
+    }
+    let (code, out) = check_config(&format!(
+        "{base}\n[limits]\nbackend = \"redis\"\nredis_url = \"redis://:pw@127.0.0.1:6399/2\"\ntimeout = \"20ms\"\non_backend_error = \"deny\"\n"
+    ));
+    assert_eq!(code, Some(0), "{out}");
+}
+
 async fn a_reload_keeps_the_state_of_unchanged_limits(redis: bool) {
     let Some(counts) = counts(redis).await else { return };
     let up = Upstream::start("u").await;
