@@ -34,13 +34,32 @@ struct Counts {
     redis: Option<RedisServer>,
 }
 
+impl Counts {
+    /// Exact while Redis decides: wait for the gateway's connection (until then
+    /// `on_backend_error` lets requests through undecided, as configured).
+    async fn ready(&self, gw: &Gateway) {
+        if self.redis.is_some() {
+            common::eventually(10, "connected to Redis", || async {
+                gw.admin_get("/status").await.json()["limits"]["redis"] == "up"
+            })
+            .await;
+        }
+    }
+}
+
 /// `None`: Redis wanted but not installed outside CI (the test skips with a printed reason).
 async fn counts(redis: bool) -> Option<Counts> {
     if !redis {
         return Some(Counts { toml: String::new(), redis: None });
     }
     let r = RedisServer::start().await?;
-    Some(Counts { toml: format!("\n[limits]\nbackend = \"redis\"\nredis_url = \"{}\"\n", r.url), redis: Some(r) })
+    // Decisions, not outages, are tested here: a loaded test machine gets a generous timeout, and
+    // a request Redis did not decide is refused (503), never mistaken for an allowed one.
+    let toml = format!(
+        "\n[limits]\nbackend = \"redis\"\nredis_url = \"{}\"\ntimeout = \"5s\"\non_backend_error = \"deny\"\n",
+        r.url
+    );
+    Some(Counts { toml, redis: Some(r) })
 }
 
 /// Each scenario as two tests: `NAME::local` and `NAME::redis`.
@@ -83,6 +102,9 @@ async fn a_burst_of_200_against_50_lets_exactly_50_through(redis: bool) {
     let mut gateways = vec![Gateway::start_with("threads = 2", &config).await];
     if counts.redis.is_some() {
         gateways.push(Gateway::start_with("threads = 2", &config).await);
+    }
+    for gw in &gateways {
+        counts.ready(gw).await;
     }
     let addrs: Vec<_> = gateways.iter().map(|g| g.addr).collect();
     let tasks: Vec<_> = (0..200)
@@ -127,6 +149,7 @@ async fn header_values_step_by_step(redis: bool) {
     let gw =
         Gateway::start(&(simple_config(&[&up], "", "limits = [{ rate = \"3/hour\", key = \"ip\" }]") + &counts.toml))
             .await;
+    counts.ready(&gw).await;
     let policy = Some("\"api-0\";q=3;w=3600");
     for (i, (r, t)) in [(2, 1200), (1, 2400), (0, 3600)].into_iter().enumerate() {
         let resp = gw.get("/x").await;
@@ -152,6 +175,7 @@ async fn retry_after_is_honoured(redis: bool) {
     let Some(counts) = counts(redis).await else { return };
     let up = Upstream::start("u").await;
     let gw = Gateway::start(&(simple_config(&[&up], "", "limits = [{ rate = \"2/s\" }]") + &counts.toml)).await;
+    counts.ready(&gw).await;
     assert_eq!(gw.get("/x").await.status, 200);
     assert_eq!(gw.get("/x").await.status, 200);
     let denied = gw.get("/x").await;
@@ -166,6 +190,7 @@ async fn one_consumer_never_spends_anothers(redis: bool) {
     let Some(counts) = counts(redis).await else { return };
     let up = Upstream::start("u").await;
     let gw = Gateway::start(&(consumers_config(&up, "rate = \"2/hour\"\nquota = \"100/day\"") + &counts.toml)).await;
+    counts.ready(&gw).await;
     let alice = [("x-api-key", "alice-key")];
     let bob = [("x-api-key", "bob-key")];
     assert_eq!(gw.send("GET", "/x", &alice, b"").await.status, 200);
@@ -198,6 +223,7 @@ async fn a_denied_request_consumes_no_other_limit(redis: bool) {
         ) + &counts.toml),
     )
     .await;
+    counts.ready(&gw).await;
     let t = |v: &'static str| [("x-tenant", v)];
     assert_eq!(gw.send("GET", "/x", &t("a"), b"").await.status, 200);
     for _ in 0..3 {
@@ -214,6 +240,7 @@ async fn concurrency_slots_are_released_however_a_request_ends(redis: bool) {
     let Some(counts) = counts(redis).await else { return };
     let up = Upstream::start("u").await;
     let gw = Gateway::start(&(consumers_config(&up, "concurrency = 1") + &counts.toml)).await;
+    counts.ready(&gw).await;
     let addr = gw.addr;
     let slow = tokio::spawn(async move {
         common::request(addr, "GET", "/slow", &[("x-api-key", "alice-key"), ("x-echo-delay-ms", "800")], b"").await
@@ -309,6 +336,7 @@ async fn a_reload_keeps_the_state_of_unchanged_limits(redis: bool) {
         simple_config(&[&up], "", &format!("title = \"{title}\"\nlimits = [{limits}]")) + &counts.toml
     };
     let gw = Gateway::start(&body("{ rate = \"2/hour\" }", "one")).await;
+    counts.ready(&gw).await;
     assert_eq!(gw.get("/x").await.status, 200);
     assert_eq!(gw.get("/x").await.status, 200);
     assert_eq!(gw.get("/x").await.status, 429);

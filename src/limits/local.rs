@@ -32,22 +32,22 @@ impl Cell {
 #[derive(Clone, PartialEq, Eq)]
 pub struct CellKey {
     pub limit: u64,
-    pub value: Box<str>,
+    pub value: Box<[u8]>,
 }
 
 /// A key as a borrowed view, so a lookup needs no allocation.
 trait AsKey {
-    fn key(&self) -> (u64, &str);
+    fn key(&self) -> (u64, &[u8]);
 }
 
 impl AsKey for CellKey {
-    fn key(&self) -> (u64, &str) {
+    fn key(&self) -> (u64, &[u8]) {
         (self.limit, &self.value)
     }
 }
 
-impl AsKey for (u64, &str) {
-    fn key(&self) -> (u64, &str) {
+impl AsKey for (u64, &[u8]) {
+    fn key(&self) -> (u64, &[u8]) {
         *self
     }
 }
@@ -103,7 +103,7 @@ impl LocalStore {
     }
 
     /// The cell of `key`, created when missing.
-    pub fn cell(&self, limit: u64, value: &str) -> Arc<Cell> {
+    pub fn cell(&self, limit: u64, value: &[u8]) -> Arc<Cell> {
         let mut h = self.hasher.build_hasher();
         limit.hash(&mut h);
         value.hash(&mut h);
@@ -140,16 +140,16 @@ mod tests {
     #[test]
     fn idle_cells_are_evicted_busy_ones_kept() {
         let s = LocalStore::default();
-        let held = s.cell(1, "held");
-        let busy = s.cell(1, "busy");
+        let held = s.cell(1, b"held");
+        let busy = s.cell(1, b"busy");
         busy.set_idle_at(u64::MAX);
         busy.state.store(7, Ordering::Relaxed);
         drop(busy);
         for i in 0..(SHARDS * SWEEP_AT * 3) {
-            let _ = s.cell(2, &i.to_string());
+            let _ = s.cell(2, i.to_string().as_bytes());
         }
         assert!(s.len() <= SHARDS * (SWEEP_AT + 1));
-        assert!(Arc::ptr_eq(&held, &s.cell(1, "held")));
-        assert_eq!(s.cell(1, "busy").state.load(Ordering::Relaxed), 7);
+        assert!(Arc::ptr_eq(&held, &s.cell(1, b"held")));
+        assert_eq!(s.cell(1, b"busy").state.load(Ordering::Relaxed), 7);
     }
 }

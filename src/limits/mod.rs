@@ -50,6 +50,7 @@ impl Policy {
         }
     }
 
+    /// `w` of `RateLimit-Policy`; `unix` matters only for monthly quotas.
     pub fn window_secs(&self, unix: u64) -> u64 {
         match self.kind {
             Kind::Rate(g) => g.window_secs(),
@@ -58,13 +59,13 @@ impl Policy {
     }
 
     /// Check and take one request from `cell`.
-    pub fn take(&self, cell: &Cell, now: u64, unix: u64) -> Decision {
+    pub fn take(&self, cell: &Cell, clock: &Clock) -> Decision {
         let d = match self.kind {
-            Kind::Rate(g) => g.take(&cell.state, now),
-            Kind::Quota(q) => q.take(&cell.state, unix),
+            Kind::Rate(g) => g.take(&cell.state, clock.now),
+            Kind::Quota(q) => q.take(&cell.state, clock.unix()),
         };
         // Idle again once the TAT has passed / the window has ended.
-        cell.set_idle_at(now.saturating_add(d.reset.saturating_mul(1_000_000_000)));
+        cell.set_idle_at(clock.now.saturating_add(d.reset.saturating_mul(1_000_000_000)));
         d
     }
 
@@ -86,11 +87,33 @@ impl Policy {
         }
     }
 
-    pub fn undo(&self, cell: &Cell, unix: u64) {
+    pub fn undo(&self, cell: &Cell, clock: &Clock) {
         match self.kind {
             Kind::Rate(g) => g.undo(&cell.state),
-            Kind::Quota(q) => q.undo(&cell.state, unix),
+            Kind::Quota(q) => q.undo(&cell.state, clock.unix()),
         }
+    }
+}
+
+/// The times of one decision: the local store's monotonic clock (ns) for rates, and unix seconds
+/// for quotas, read only when a quota asks (a rate-only request reads one clock).
+pub struct Clock {
+    pub now: u64,
+    unix: std::cell::Cell<Option<u64>>,
+}
+
+impl Clock {
+    pub fn new(now: u64) -> Clock {
+        Clock { now, unix: std::cell::Cell::new(None) }
+    }
+
+    pub fn unix(&self) -> u64 {
+        *self.unix.get().get_or_insert_with(|| {
+            let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            let unix = since.map(|d| d.as_secs()).unwrap_or(0);
+            self.unix.set(Some(unix));
+            unix
+        })
     }
 }
 
@@ -226,10 +249,10 @@ mod tests {
     #[test]
     fn in_flight_slots_come_back_on_drop() {
         let s = LocalStore::default();
-        let a = InFlight::acquire(s.cell(9, "c"), 2).unwrap();
-        let _b = InFlight::acquire(s.cell(9, "c"), 2).unwrap();
-        assert!(InFlight::acquire(s.cell(9, "c"), 2).is_none());
+        let a = InFlight::acquire(s.cell(9, b"c"), 2).unwrap();
+        let _b = InFlight::acquire(s.cell(9, b"c"), 2).unwrap();
+        assert!(InFlight::acquire(s.cell(9, b"c"), 2).is_none());
         drop(a);
-        assert!(InFlight::acquire(s.cell(9, "c"), 2).is_some());
+        assert!(InFlight::acquire(s.cell(9, b"c"), 2).is_some());
     }
 }

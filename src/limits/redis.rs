@@ -123,7 +123,10 @@ impl RedisConn {
             // Only the very first connection is waited for (bounded by the timeout), so requests
             // right after start are not refused; a connection that went down is not.
             None if self.state.load(Ordering::Acquire) == STARTING => {
+                // Registered before the second look, so a connection made in between wakes it.
                 let wait = self.connected.notified();
+                tokio::pin!(wait);
+                wait.as_mut().enable();
                 match self.conn.load_full() {
                     Some(c) => c,
                     None => {

@@ -154,7 +154,8 @@ impl ProxyHttp for Gateway {
 
     async fn response_filter(&self, _s: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
         let plugins = ctx.route.as_ref().map(|r| r.chain.response.as_slice()).unwrap_or_default();
-        edit::response(resp, 1 + plugins.len() * 2, |parts| {
+        // Room for the request id, two headers per plugin, and the limit headers (five or more).
+        edit::response(resp, 1 + plugins.len() * 2 + ctx.limit_headers.len(), |parts| {
             parts.headers.insert(forward::X_REQUEST_ID.clone(), ctx.request_id.clone());
             for plugin in plugins {
                 plugin.response(parts, ctx)?;

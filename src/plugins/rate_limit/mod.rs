@@ -4,35 +4,32 @@
 //! (draft-ietf-httpapi-ratelimit-headers-09) and `X-RateLimit-Limit` / `-Remaining` / `-Reset`;
 //! a 429 also `Retry-After`.
 
+mod headers;
+mod key;
+mod redis;
+
 use super::{Flow, Phases, Plugin};
 use crate::config::LimitKey;
-use crate::config::OnBackendError;
 use crate::limits::gcra::Decision;
 use crate::limits::local::{Cell, LocalStore};
-use crate::limits::redis::{Verdict, KEY_PREFIX};
-use crate::limits::{Backend, InFlight, Plan, Plans, Policy, RedisBackend};
+use crate::limits::{Backend, Clock, InFlight, Plan, Plans, Policy};
 use crate::proxy::ctx::RequestCtx;
 use crate::proxy::respond::Problem;
 use async_trait::async_trait;
-use http::{HeaderName, HeaderValue};
+use headers::{PolicyHeaders, RATELIMIT, RATELIMIT_POLICY, X_LIMIT, X_REMAINING, X_RESET};
+use http::HeaderValue;
+use key::key_value;
 use pingora_proxy::Session;
 use prometheus::IntCounter;
-use std::borrow::Cow;
-use std::fmt::Write;
+use smallvec::SmallVec;
 use std::sync::Arc;
-use std::time::SystemTime;
 
-static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
-static X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-static X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-static X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
-
-/// A policy with its pre-resolved metric counters on this route's API.
+/// A policy with its pre-resolved metric counters on this route's API and its fixed headers.
 struct Counted {
     policy: Arc<Policy>,
     allowed: IntCounter,
     limited: IntCounter,
+    headers: PolicyHeaders,
 }
 
 struct PlanCounted {
@@ -82,7 +79,7 @@ impl RateLimit {
         }
         let counted = |policy: &Arc<Policy>| {
             let (allowed, limited) = metrics.ratelimit(api, &policy.name);
-            Counted { policy: policy.clone(), allowed, limited }
+            Counted { policy: policy.clone(), allowed, limited, headers: PolicyHeaders::new(policy) }
         };
         let plan_counters = plans
             .list
@@ -104,55 +101,6 @@ impl RateLimit {
             limits: limits.iter().map(counted).collect(),
         })
     }
-}
-
-/// The key of a limit for this request: a tag (added to the limit's id, so a consumer name and
-/// an IP never share a cell) and the value.
-fn key_value<'a>(key: &LimitKey, session: &'a Session, ctx: &'a RequestCtx) -> (u64, Cow<'a, str>) {
-    let ip = || (1, ctx.client_ip.map(|ip| Cow::Owned(ip.to_string())).unwrap_or_default());
-    match key {
-        LimitKey::Consumer => match &ctx.consumer {
-            Some(c) => (0, Cow::Borrowed(c.name.as_str())),
-            None => ip(),
-        },
-        LimitKey::Ip => ip(),
-        LimitKey::Header(name) => (
-            2,
-            session
-                .req_header()
-                .headers
-                .get(name.as_str())
-                .map(|v| String::from_utf8_lossy(v.as_bytes()))
-                .unwrap_or_default(),
-        ),
-        LimitKey::Route => (3, Cow::Borrowed("")),
-    }
-}
-
-/// Write the headers of these decisions into `ctx.limit_headers`; the X- headers follow the
-/// tightest limit.
-fn headers(ctx: &mut RequestCtx, decided: &[(&Counted, Decision)], unix: u64) {
-    let (mut policy, mut state) = (String::new(), String::new());
-    for (c, d) in decided {
-        let sep = if policy.is_empty() { "" } else { ", " };
-        let p = &c.policy;
-        let _ = write!(policy, "{sep}\"{}\";q={};w={}", p.name, p.quota_units(), p.window_secs(unix));
-        let _ = write!(state, "{sep}\"{}\";r={};t={}", p.name, d.remaining, d.reset);
-    }
-    let Some((c, d)) = decided.iter().min_by_key(|(_, d)| (d.remaining, std::cmp::Reverse(d.reset))) else {
-        return;
-    };
-    let h = &mut ctx.limit_headers;
-    let mut put = |name: &HeaderName, v: String| {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.push((name.clone(), v));
-        }
-    };
-    put(&RATELIMIT_POLICY, policy);
-    put(&RATELIMIT, state);
-    put(&X_LIMIT, c.policy.quota_units().to_string());
-    put(&X_REMAINING, d.remaining.to_string());
-    put(&X_RESET, d.reset.to_string());
 }
 
 fn too_many(ctx: &mut RequestCtx, retry_after: u64, what: &'static str) -> Flow {
@@ -185,7 +133,7 @@ impl Plugin for RateLimit {
         if let Some(pc) = plan {
             if let (Some(c), Some((allowed, limited))) = (&pc.plan.concurrency, &pc.concurrency) {
                 let (tag, key) = key_value(&LimitKey::Consumer, session, ctx);
-                let cell = self.store.cell(c.id.wrapping_add(tag), &key);
+                let cell = key.with_bytes(|key| self.store.cell(c.id.wrapping_add(tag), key));
                 match InFlight::acquire(cell, c.max) {
                     Some(slot) => {
                         allowed.inc();
@@ -225,96 +173,46 @@ impl Plugin for RateLimit {
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
 impl RateLimit {
+    /// Every limit in turn on this process's cells; a denial gives back what the others took.
     fn decide_local<'a>(
         &'a self,
         all: impl Iterator<Item = &'a Counted>,
         session: &Session,
         ctx: &mut RequestCtx,
     ) -> Flow {
-        let now = self.store.now();
-        let unix = unix_now();
-        let mut taken: Vec<(&Counted, Arc<Cell>, Decision)> = Vec::with_capacity(4);
+        let clock = Clock::new(self.store.now());
+        let mut taken: SmallVec<[(&Counted, Arc<Cell>, Decision); 4]> = SmallVec::new();
         for c in all {
             let (tag, key) = key_value(&c.policy.key, session, ctx);
-            let cell = self.store.cell(c.policy.id.wrapping_add(tag), &key);
-            let d = c.policy.take(&cell, now, unix);
+            let cell = key.with_bytes(|key| self.store.cell(c.policy.id.wrapping_add(tag), key));
+            let d = c.policy.take(&cell, &clock);
             if !d.allowed {
-                // Give back what the others took: a denied request consumes nothing.
                 for (t, cell, _) in &taken {
-                    t.policy.undo(cell, unix);
+                    t.policy.undo(cell, &clock);
                 }
-                c.limited.inc();
-                headers(ctx, &[(c, d)], unix);
-                ctx.in_flight = None;
-                return too_many(ctx, d.retry_after, "rate limit exceeded");
+                return denied(ctx, c, d, &clock);
             }
             taken.push((c, cell, d));
         }
-        let decided: Vec<(&Counted, Decision)> = taken.iter().map(|(c, _, d)| (*c, *d)).collect();
-        for (c, _) in &decided {
-            c.allowed.inc();
-        }
-        headers(ctx, &decided, unix);
-        Flow::Continue
+        let decided: SmallVec<[(&Counted, Decision); 4]> = taken.iter().map(|(c, _, d)| (*c, *d)).collect();
+        allowed(ctx, &decided, &clock)
     }
+}
 
-    /// All limits in one script call on Redis's clock; nothing to give back on a denial.
-    async fn decide_redis<'a>(
-        &'a self,
-        r: &RedisBackend,
-        all: impl Iterator<Item = &'a Counted>,
-        session: &Session,
-        ctx: &mut RequestCtx,
-    ) -> Flow {
-        let mut order: Vec<&Counted> = Vec::with_capacity(4);
-        let mut args = Vec::with_capacity(4);
-        for c in all {
-            let (tag, key) = key_value(&c.policy.key, session, ctx);
-            let (kind, a, b) = c.policy.script_args();
-            args.push((format!("{KEY_PREFIX}{:x}:{key}", c.policy.id.wrapping_add(tag)), kind, a, b));
-            order.push(c);
-        }
-        if args.is_empty() {
-            return Flow::Continue;
-        }
-        let started = std::time::Instant::now();
-        let verdict = r.conn.decide(&args, None, r.timeout).await;
-        self.backend_duration.observe(started.elapsed().as_secs_f64());
-        let unix = unix_now();
-        match verdict {
-            Ok(Verdict::Allowed(decisions)) => {
-                let decided: Vec<(&Counted, Decision)> = order.into_iter().zip(decisions).collect();
-                for (c, _) in &decided {
-                    c.allowed.inc();
-                }
-                headers(ctx, &decided, unix);
-                Flow::Continue
-            }
-            Ok(Verdict::Denied { index, decision }) => {
-                let Some(c) = order.get(index) else { return Flow::Continue };
-                c.limited.inc();
-                headers(ctx, &[(c, decision)], unix);
-                ctx.in_flight = None;
-                too_many(ctx, decision.retry_after, "rate limit exceeded")
-            }
-            Err(e) => {
-                let action = r.on_error.as_str();
-                self.metrics_errors.with_label_values(&[e.label(), action]).inc();
-                r.conn.warn(e, action);
-                match r.on_error {
-                    OnBackendError::Allow => Flow::Continue,
-                    OnBackendError::Deny => {
-                        ctx.in_flight = None;
-                        ctx.limit_headers.push((http::header::RETRY_AFTER, HeaderValue::from_static("1")));
-                        Flow::Respond(Problem::new(503, "the rate limit service is unavailable"))
-                    }
-                }
-            }
-        }
+/// Every limit allowed the request: count it and say what is left.
+fn allowed(ctx: &mut RequestCtx, decided: &[(&Counted, Decision)], clock: &Clock) -> Flow {
+    for (c, _) in decided {
+        c.allowed.inc();
     }
+    headers::write(ctx, decided, clock);
+    Flow::Continue
+}
+
+/// Limit `c` denied the request: 429 naming only that limit.
+fn denied(ctx: &mut RequestCtx, c: &Counted, d: Decision, clock: &Clock) -> Flow {
+    c.limited.inc();
+    headers::write(ctx, &[(c, d)], clock);
+    ctx.in_flight = None;
+    too_many(ctx, d.retry_after, "rate limit exceeded")
 }
