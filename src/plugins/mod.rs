@@ -41,6 +41,11 @@ pub trait Plugin: Send + Sync {
         false
     }
 
+    /// The request phase when the plugin can decide without waiting: `Some` is the decision,
+    /// `None` goes on to `request`. Spares the boxed future of an async call on the hot path.
+    fn request_now(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Option<Flow> {
+        None
+    }
     async fn request(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Flow {
         Flow::Continue
     }

@@ -56,7 +56,11 @@ impl ProxyHttp for Gateway {
         if !route.chain.request.is_empty() {
             let route = route.clone();
             for plugin in &route.chain.request {
-                match plugin.request(session, ctx).await {
+                let flow = match plugin.request_now(session, ctx) {
+                    Some(flow) => flow,
+                    None => plugin.request(session, ctx).await,
+                };
+                match flow {
                     crate::plugins::Flow::Continue => {}
                     crate::plugins::Flow::Respond(p) => {
                         respond::send(session, ctx, &p).await?;
@@ -153,10 +157,16 @@ impl ProxyHttp for Gateway {
     }
 
     async fn response_filter(&self, _s: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+        // The rate limiter's headers move in (replacing any from upstream) before the response
+        // plugins run, so a route's `remove_headers` can still drop them.
+        let limit_headers = std::mem::take(&mut ctx.limit_headers);
         let plugins = ctx.route.as_ref().map(|r| r.chain.response.as_slice()).unwrap_or_default();
-        // Room for the request id, two headers per plugin, and the limit headers (five or more).
-        edit::response(resp, 1 + plugins.len() * 2 + ctx.limit_headers.len(), |parts| {
+        // Room for the request id, two headers per plugin, and the limit headers.
+        edit::response(resp, 1 + plugins.len() * 2 + limit_headers.len(), |parts| {
             parts.headers.insert(forward::X_REQUEST_ID.clone(), ctx.request_id.clone());
+            for (name, value) in limit_headers {
+                parts.headers.insert(name, value);
+            }
             for plugin in plugins {
                 plugin.response(parts, ctx)?;
             }

@@ -7,7 +7,9 @@ use super::Counted;
 use crate::limits::gcra::Decision;
 use crate::limits::{Clock, Kind, Policy};
 use crate::proxy::ctx::RequestCtx;
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
+use std::sync::OnceLock;
 
 pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
@@ -37,6 +39,18 @@ impl PolicyHeaders {
             item: fixed.then(|| HeaderValue::from_str(&item(p, p.window_secs(0))).ok()).flatten(),
             limit: HeaderValue::from(p.quota_units()),
         }
+    }
+}
+
+/// A number as a header value; small ones (most `-Remaining` and `-Reset` values) from a table
+/// made once, so the common answer allocates nothing for them.
+fn number(n: u64) -> HeaderValue {
+    const SMALL: usize = 4096;
+    static TABLE: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| (0..SMALL as u64).map(HeaderValue::from).collect());
+    match table.get(n as usize) {
+        Some(v) => v.clone(),
+        None => HeaderValue::from(n),
     }
 }
 
@@ -83,10 +97,11 @@ pub fn write(ctx: &mut RequestCtx, decided: &[(&Counted, Decision)], clock: &Clo
     if let Some(policy) = policy {
         h.push((RATELIMIT_POLICY.clone(), policy));
     }
-    if let Ok(state) = HeaderValue::from_bytes(&state) {
+    // The bytes move into the value (no copy); they are only checked.
+    if let Ok(state) = HeaderValue::from_maybe_shared(Bytes::from(state)) {
         h.push((RATELIMIT.clone(), state));
     }
     h.push((X_LIMIT.clone(), tightest.headers.limit.clone()));
-    h.push((X_REMAINING.clone(), HeaderValue::from(d.remaining)));
-    h.push((X_RESET.clone(), HeaderValue::from(d.reset)));
+    h.push((X_REMAINING.clone(), number(d.remaining)));
+    h.push((X_RESET.clone(), number(d.reset)));
 }

@@ -118,11 +118,36 @@ impl Plugin for RateLimit {
         300
     }
     fn phases(&self) -> Phases {
-        Phases { request: true, response: true, ..Default::default() }
+        // Its headers reach the response through `ctx.limit_headers` (moved in by the proxy).
+        Phases { request: true, ..Default::default() }
+    }
+
+    fn request_now(&self, session: &mut Session, ctx: &mut RequestCtx) -> Option<Flow> {
+        if matches!(*self.backend, Backend::Redis(_)) {
+            return None;
+        }
+        Some(match self.admit(session, ctx) {
+            Ok(plan) => self.decide_local(self.limits_of(plan), session, ctx),
+            Err(refused) => refused,
+        })
     }
 
     async fn request(&self, session: &mut Session, ctx: &mut RequestCtx) -> Flow {
-        // The consumer's plan, else the route's, else the API's.
+        let plan = match self.admit(session, ctx) {
+            Ok(plan) => plan,
+            Err(refused) => return refused,
+        };
+        match &*self.backend {
+            Backend::Local => self.decide_local(self.limits_of(plan), session, ctx),
+            Backend::Redis(r) => self.decide_redis(r, self.limits_of(plan), session, ctx).await,
+        }
+    }
+}
+
+impl RateLimit {
+    /// The request's plan (the consumer's, else the route's, else the API's), after taking a
+    /// concurrency slot when the plan has a concurrency limit.
+    fn admit(&self, session: &Session, ctx: &mut RequestCtx) -> Result<Option<&PlanCounted>, Flow> {
         let plan = ctx
             .consumer
             .as_ref()
@@ -153,27 +178,19 @@ impl Plugin for RateLimit {
                         h.push((X_LIMIT.clone(), HeaderValue::from(c.max)));
                         h.push((X_REMAINING.clone(), HeaderValue::from_static("0")));
                         h.push((X_RESET.clone(), HeaderValue::from_static("1")));
-                        return too_many(ctx, 1, "too many requests in flight for this consumer");
+                        return Err(too_many(ctx, 1, "too many requests in flight for this consumer"));
                     }
                 }
             }
         }
-        let all = self.limits.iter().chain(plan.into_iter().flat_map(|pc| pc.policies.iter()));
-        match &*self.backend {
-            Backend::Local => self.decide_local(all, session, ctx),
-            Backend::Redis(r) => self.decide_redis(r, all, session, ctx).await,
-        }
+        Ok(plan)
     }
 
-    fn response(&self, resp: &mut http::response::Parts, ctx: &RequestCtx) -> pingora::Result<()> {
-        for (name, value) in &ctx.limit_headers {
-            resp.headers.insert(name.clone(), value.clone());
-        }
-        Ok(())
+    /// The route's and the API's limits, then the plan's.
+    fn limits_of<'a>(&'a self, plan: Option<&'a PlanCounted>) -> impl Iterator<Item = &'a Counted> {
+        self.limits.iter().chain(plan.into_iter().flat_map(|pc| pc.policies.iter()))
     }
-}
 
-impl RateLimit {
     /// Every limit in turn on this process's cells; a denial gives back what the others took.
     fn decide_local<'a>(
         &'a self,
