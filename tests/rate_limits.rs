@@ -3,7 +3,7 @@
 //! burst (on Redis: two gateway processes sharing it), header values step by step, Retry-After
 //! honoured, one consumer never spending another's, a denied request taking nothing, concurrency
 //! slots given back however a request ends. Window arithmetic with an injected clock:
-//! `src/limits/gcra.rs` and `tests/redis_script.rs`; Redis outages: `tests/redis_outage.rs`.
+//! `src/limits/gcra.rs` and `tests/redis_script.rs`; Redis outages and TLS: `tests/redis_backend.rs`.
 
 mod common;
 

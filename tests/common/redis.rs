@@ -12,30 +12,57 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
     pub port: u16,
     pub url: String,
+    /// TLS only: (certificate, key, CA file).
+    tls: Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl RedisServer {
     /// `None` when redis-server is missing and this is not CI.
     pub async fn start() -> Option<RedisServer> {
+        Self::start_with(None).await
+    }
+
+    /// TLS only (no plain port), with a certificate for `localhost` from `ca` (made with
+    /// `Ca::new(_, ca_cn)`); the URL is `rediss://localhost:PORT`.
+    pub async fn start_tls(ca: &super::tls::Ca, ca_cn: &str) -> Option<RedisServer> {
+        let (cert, key) = ca.issue("redis", &["localhost"]);
+        Self::start_with(Some((cert, key, ca.ca_file(ca_cn)))).await
+    }
+
+    async fn start_with(
+        tls: Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)>,
+    ) -> Option<RedisServer> {
         if Command::new("redis-server").arg("--version").output().is_err() {
             assert!(std::env::var_os("CI").is_none(), "redis-server is needed in CI (.ci/run installs it)");
             eprintln!("skipped: redis-server is not installed");
             return None;
         }
         let port = free_port();
-        let mut r = RedisServer {
-            child: None,
-            dir: tempfile::tempdir().unwrap(),
-            port,
-            url: format!("redis://127.0.0.1:{port}"),
+        let url = match tls {
+            Some(_) => format!("rediss://localhost:{port}"),
+            None => format!("redis://127.0.0.1:{port}"),
         };
+        let mut r = RedisServer { child: None, dir: tempfile::tempdir().unwrap(), port, url, tls };
         r.spawn().await;
         Some(r)
     }
 
     async fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let port = self.port.to_string();
+        let mut cmd = Command::new("redis-server");
+        match &self.tls {
+            None => cmd.args(["--port", &port]),
+            Some((cert, key, ca)) => cmd
+                .args(["--port", "0", "--tls-port", &port, "--tls-auth-clients", "no"])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key)
+                .arg("--tls-ca-cert-file")
+                .arg(ca),
+        };
+        let child = cmd
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--dir", &self.dir.path().display().to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -49,9 +76,17 @@ impl RedisServer {
         }
     }
 
-    /// A raw PING (the tests do not share the gateway's client).
+    /// A PING from outside the gateway: raw on TCP, through redis-cli on TLS.
     pub async fn ping(&self) -> bool {
-        self.command("PING").await.is_some_and(|r| r.starts_with("+PONG"))
+        match &self.tls {
+            None => self.command("PING").await.is_some_and(|r| r.starts_with("+PONG")),
+            Some((_, _, ca)) => Command::new("redis-cli")
+                .args(["--tls", "-h", "localhost", "-p", &self.port.to_string(), "--cacert"])
+                .arg(ca)
+                .arg("PING")
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "PONG"),
+        }
     }
 
     /// One inline command; the first reply line.

@@ -1,6 +1,6 @@
-//! Redis going away under the Redis backend: killed, frozen (SIGSTOP: connections open, no
-//! answers) or not there at start. `on_backend_error` decides what requests get; nothing hangs;
-//! a metric and a log line record it; the gateway reconnects by itself.
+//! The Redis backend's connection: Redis killed, frozen (SIGSTOP: connections open, no answers)
+//! or not there at start — `on_backend_error` decides what requests get, nothing hangs, a metric
+//! and a log line record it, the gateway reconnects by itself — and Redis over TLS, verified.
 
 mod common;
 
@@ -99,4 +99,28 @@ async fn a_gateway_started_before_redis_connects_when_it_comes() {
     assert_eq!(redis_status(&gw).await, "down");
     redis.restart().await;
     common::eventually(10, "limits decided by Redis", || limited_by_redis(&gw)).await;
+}
+
+#[tokio::test]
+async fn rediss_verifies_the_servers_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = common::tls::Ca::new(dir.path(), "redis-test");
+    let Some(redis) = RedisServer::start_tls(&ca, "redis-test").await else { return };
+    let up = Upstream::start("u").await;
+    // Trusted through the system store's environment override (OpenSSL reads SSL_CERT_FILE).
+    let ca_file = ca.ca_file("redis-test").display().to_string();
+    let trusted = Gateway::start_with_admin("", &[("SSL_CERT_FILE", &ca_file)], &config(&up, &redis, "")).await;
+    common::eventually(10, "connected to Redis over TLS", || limited_by_redis(&trusted)).await;
+    // Without the CA the handshake fails: never connected, requests get on_backend_error.
+    let other = tempfile::tempdir().unwrap();
+    let empty = other.path().join("none.pem");
+    std::fs::write(&empty, "").unwrap();
+    let untrusted = Gateway::start_with_admin(
+        "",
+        &[("SSL_CERT_FILE", &empty.display().to_string())],
+        &config(&up, &redis, "on_backend_error = \"deny\""),
+    )
+    .await;
+    assert_eq!(untrusted.get("/x").await.status, 503);
+    assert_eq!(redis_status(&untrusted).await, "down");
 }
