@@ -181,7 +181,10 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             metrics: shared.metrics.api(&a.name),
         });
         apis.push(api.clone());
-        let api_plugins = api_plugins(a, &format!("api[{i}]"), &mut errors);
+        let mut api_plugins = api_plugins(a, &format!("api[{i}]"), &mut errors);
+        if let Some(l) = crate::plugins::lifecycle::Lifecycle::build(a, cfg) {
+            api_plugins.push(Arc::new(l));
+        }
         let api_scope = format!("api:{}:{}", a.name, a.version);
         let api_limits = crate::limits::limit_policies(&api_scope, "api", &a.limits);
         let strip = if a.strip_base_path { a.base_path.trim_end_matches('/').len() } else { 0 };

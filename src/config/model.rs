@@ -3,6 +3,7 @@
 //! checked in `validate.rs`.
 
 pub use super::auth::{AuthMethod, ConsumerConfig, JwtIssuerConfig};
+pub use super::lifecycle::{ApiStatus, Moment};
 pub use super::limits::{
     LimitConfig, LimitKey, LimitsBackend, LimitsConfig, OnBackendError, PlanConfig, Quota, QuotaWindow, Rate,
 };
@@ -285,6 +286,23 @@ pub struct ApiConfig {
     pub plan: Option<String>,
     #[serde(default)]
     pub limits: Vec<LimitConfig>,
+    /// Lifecycle (`config/lifecycle.rs`): `active` (default), `deprecated`, `retired`.
+    #[serde(default)]
+    pub status: ApiStatus,
+    pub deprecated_since: Option<Moment>,
+    /// From this moment on, requests get 410 whatever the status.
+    pub sunset: Option<Moment>,
+    /// Another `version` of this API, named in `Link: rel="successor-version"` and in the 410.
+    pub successor: Option<String>,
+    /// Where the deprecation is explained (`Link: rel="deprecation"`).
+    pub deprecation_link: Option<String>,
+    /// The header that picks a version when versions share a `base_path`.
+    #[serde(default = "d_version_header")]
+    pub version_header: String,
+}
+
+fn d_version_header() -> String {
+    "API-Version".into()
 }
 
 /// `[api.cors]`: which browser origins may call the API, answered by the gateway.

@@ -39,9 +39,9 @@ pub struct RequestCtx {
     pub consumer: Option<Arc<crate::plugins::auth::Consumer>>,
     /// The verified JWT, when that is how the consumer authenticated.
     pub token: Option<Arc<crate::plugins::auth::jwt::Verified>>,
-    /// `RateLimit`/`X-RateLimit-*` headers (set by the rate-limit plugin; added to the
-    /// upstream's answer and to gateway-made ones).
-    pub limit_headers: Vec<(http::HeaderName, HeaderValue)>,
+    /// Headers for the answer, whoever makes it (the upstream or the gateway): rate-limit state,
+    /// lifecycle (`Deprecation`, `Sunset`, `Link`). Moved into the response by the proxy.
+    pub answer_headers: Vec<(http::HeaderName, HeaderValue)>,
     /// A concurrency-limit slot, given back when the context is dropped (however the request ends).
     pub in_flight: Option<crate::limits::InFlight>,
 }
@@ -68,7 +68,7 @@ impl RequestCtx {
             cors: Vec::new(),
             consumer: None,
             token: None,
-            limit_headers: Vec::new(),
+            answer_headers: Vec::new(),
             in_flight: None,
         }
     }

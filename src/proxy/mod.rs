@@ -159,12 +159,12 @@ impl ProxyHttp for Gateway {
     async fn response_filter(&self, _s: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
         // The rate limiter's headers move in (replacing any from upstream) before the response
         // plugins run, so a route's `remove_headers` can still drop them.
-        let limit_headers = std::mem::take(&mut ctx.limit_headers);
+        let answer_headers = std::mem::take(&mut ctx.answer_headers);
         let plugins = ctx.route.as_ref().map(|r| r.chain.response.as_slice()).unwrap_or_default();
         // Room for the request id, two headers per plugin, and the limit headers.
-        edit::response(resp, 1 + plugins.len() * 2 + limit_headers.len(), |parts| {
+        edit::response(resp, 1 + plugins.len() * 2 + answer_headers.len(), |parts| {
             parts.headers.insert(forward::X_REQUEST_ID.clone(), ctx.request_id.clone());
-            for (name, value) in limit_headers {
+            for (name, value) in answer_headers {
                 parts.headers.insert(name, value);
             }
             for plugin in plugins {

@@ -43,6 +43,7 @@ impl Problem {
             401 => "unauthorized",
             403 => "forbidden",
             408 => "request-timeout",
+            410 => "gone",
             404 => "no-route",
             405 => "method-not-allowed",
             413 => "body-too-large",
@@ -117,7 +118,7 @@ pub async fn send(session: &mut Session, ctx: &RequestCtx, p: &Problem) -> pingo
     if !ctx.cors.is_empty() {
         resp.append_header(http::header::VARY, "Origin")?;
     }
-    for (name, value) in &ctx.limit_headers {
+    for (name, value) in &ctx.answer_headers {
         resp.append_header(name.clone(), value.clone())?;
     }
     for c in p.challenges.iter().flat_map(|c| c.iter()) {

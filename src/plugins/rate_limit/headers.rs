@@ -61,7 +61,7 @@ fn push_item(out: &mut Vec<u8>, c: &Counted, clock: &Clock) {
     }
 }
 
-/// Add the headers of these decisions to `ctx.limit_headers`.
+/// Add the headers of these decisions to `ctx.answer_headers`.
 pub fn write(ctx: &mut RequestCtx, decided: &[(&Counted, Decision)], clock: &Clock) {
     let Some((tightest, d)) = decided.iter().min_by_key(|(_, d)| (d.remaining, std::cmp::Reverse(d.reset))) else {
         return;
@@ -92,7 +92,7 @@ pub fn write(ctx: &mut RequestCtx, decided: &[(&Counted, Decision)], clock: &Clo
         state.extend_from_slice(b";t=");
         state.extend_from_slice(num.format(d.reset).as_bytes());
     }
-    let h = &mut ctx.limit_headers;
+    let h = &mut ctx.answer_headers;
     h.reserve(6);
     if let Some(policy) = policy {
         h.push((RATELIMIT_POLICY.clone(), policy));

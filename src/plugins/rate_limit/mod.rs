@@ -104,7 +104,7 @@ impl RateLimit {
 }
 
 fn too_many(ctx: &mut RequestCtx, retry_after: u64, what: &'static str) -> Flow {
-    ctx.limit_headers.push((http::header::RETRY_AFTER, HeaderValue::from(retry_after)));
+    ctx.answer_headers.push((http::header::RETRY_AFTER, HeaderValue::from(retry_after)));
     Flow::Respond(Problem::new(429, what))
 }
 
@@ -118,7 +118,7 @@ impl Plugin for RateLimit {
         300
     }
     fn phases(&self) -> Phases {
-        // Its headers reach the response through `ctx.limit_headers` (moved in by the proxy).
+        // Its headers reach the response through `ctx.answer_headers` (moved in by the proxy).
         Phases { request: true, ..Default::default() }
     }
 
@@ -167,7 +167,7 @@ impl RateLimit {
                     None => {
                         limited.inc();
                         // draft-09 quota unit for in-flight limits; nothing left, retry in 1 s.
-                        let h = &mut ctx.limit_headers;
+                        let h = &mut ctx.answer_headers;
                         let policy = format!("\"{}\";q={};qu=\"concurrent-requests\"", c.name, c.max);
                         if let Ok(v) = HeaderValue::from_str(&policy) {
                             h.push((RATELIMIT_POLICY.clone(), v));

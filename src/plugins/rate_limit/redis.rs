@@ -54,7 +54,7 @@ impl RateLimit {
                     OnBackendError::Allow => Flow::Continue,
                     OnBackendError::Deny => {
                         ctx.in_flight = None;
-                        ctx.limit_headers.push((http::header::RETRY_AFTER, HeaderValue::from_static("1")));
+                        ctx.answer_headers.push((http::header::RETRY_AFTER, HeaderValue::from_static("1")));
                         Flow::Respond(Problem::new(503, "the rate limit service is unavailable"))
                     }
                 }

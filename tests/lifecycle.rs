@@ -1,0 +1,135 @@
+//! API lifecycle through the gateway: two versions live at once, the deprecated one announcing
+//! itself on every answer (upstream's and the gateway's own), a retired or sunset one answering
+//! 410 with a pointer to its successor, and `check` on inconsistent lifecycle keys. The exact
+//! moment of the sunset is a unit test with an injected clock (`src/plugins/lifecycle.rs`).
+
+mod common;
+
+use common::{check_config, Gateway, Upstream};
+
+fn two_versions(up: &Upstream, v1: &str) -> String {
+    format!(
+        r#"
+[[cluster]]
+name = "c"
+upstreams = ["{addr}"]
+
+[[api]]
+name = "pets"
+version = "v1"
+base_path = "/pets/v1"
+cluster = "c"
+{v1}
+
+[[api]]
+name = "pets"
+version = "v2"
+base_path = "/pets/v2"
+cluster = "c"
+auth = ["api_key"]
+"#,
+        addr = up.addr
+    )
+}
+
+const DEPRECATED: &str = r#"status = "deprecated"
+deprecated_since = "2026-01-01"
+sunset = "2099-01-01"
+successor = "v2"
+deprecation_link = "https://dev.example.com/pets-v1"
+auth = ["api_key"]"#;
+
+#[tokio::test]
+async fn a_deprecated_version_announces_itself_beside_its_successor() {
+    let up = Upstream::start("u").await;
+    let gw = Gateway::start(
+        &(two_versions(&up, DEPRECATED)
+            + "\n[[consumer]]\nname = \"a\"\napi_keys = [\"sha256:c018c41c1afaf2c0b66c64f97d0ee135657b699ad260f299234cd40a5d625e0e\"]\n"),
+    )
+    .await;
+    let key = [("x-api-key", "example-key")];
+    let old = gw.send("GET", "/pets/v1/cats", &key, b"").await;
+    assert_eq!(old.status, 200);
+    assert_eq!(old.header("deprecation"), Some("@1767225600"));
+    assert_eq!(old.header("sunset"), Some("Thu, 01 Jan 2099 00:00:00 GMT"));
+    assert_eq!(
+        old.header("link"),
+        Some("<https://dev.example.com/pets-v1>; rel=\"deprecation\"; type=\"text/html\", </pets/v2>; rel=\"successor-version\"")
+    );
+    // The gateway's own refusals say it too.
+    let refused = gw.get("/pets/v1/cats").await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.header("deprecation"), Some("@1767225600"));
+    // The successor is plain.
+    let new = gw.send("GET", "/pets/v2/cats", &key, b"").await;
+    assert_eq!(new.status, 200);
+    assert_eq!((new.header("deprecation"), new.header("sunset"), new.header("link")), (None, None, None));
+}
+
+#[tokio::test]
+async fn retired_or_past_sunset_is_gone_with_a_pointer_to_the_successor() {
+    let up = Upstream::start("u").await;
+    for v1 in ["status = \"retired\"\nsuccessor = \"v2\"", "sunset = \"2020-01-01\"\nsuccessor = \"v2\""] {
+        let gw = Gateway::start(&two_versions(&up, v1)).await;
+        let before = up.requests();
+        let gone = gw.get("/pets/v1/cats").await;
+        assert_eq!(gone.status, 410, "{v1}");
+        assert_eq!(gone.header("content-type"), Some("application/problem+json"));
+        assert_eq!(gone.json()["detail"], "pets v1 is retired; use v2 at /pets/v2");
+        assert_eq!(gone.header("link"), Some("</pets/v2>; rel=\"successor-version\""));
+        assert_eq!(up.requests(), before, "a retired API never reaches the upstream");
+    }
+    // Active with a future sunset: only `Sunset`.
+    let gw = Gateway::start(&two_versions(&up, "sunset = \"2099-12-31T23:59:59Z\"")).await;
+    let r = gw.get("/pets/v1/cats").await;
+    assert_eq!(r.status, 200);
+    assert_eq!((r.header("sunset"), r.header("deprecation")), (Some("Thu, 31 Dec 2099 23:59:59 GMT"), None));
+}
+
+#[test]
+fn check_reports_inconsistent_lifecycles() {
+    let up = "127.0.0.1:1";
+    let text = format!(
+        r#"
+[[cluster]]
+name = "c"
+upstreams = ["{up}"]
+
+[[api]]
+name = "pets"
+base_path = "/pets"
+cluster = "c"
+status = "deprecated"
+successor = "v9"
+deprecation_link = "https://x/> rel=evil"
+version_header = "API Version"
+
+[[api]]
+name = "cats"
+base_path = "/cats"
+cluster = "c"
+status = "sleeping"
+deprecated_since = "2026-05-01"
+sunset = "2026-04-01"
+
+[[api]]
+name = "dogs"
+base_path = "/dogs"
+cluster = "c"
+sunset = "next tuesday"
+"#
+    );
+    let (code, out) = check_config(&text);
+    assert_eq!(code, Some(1), "{out}");
+    for want in [
+        "api[0].deprecated_since: status = \"deprecated\" needs deprecated_since",
+        "api[0].successor: no version \"v9\" of API \"pets\"",
+        "api[0].deprecation_link: must be an http(s) URL",
+        "api[0].version_header: \"API Version\" is not a header name",
+        "api[1].status:",
+        "api[1].sunset: is before deprecated_since",
+        "api[2].sunset: expected an RFC 3339 time",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+}
