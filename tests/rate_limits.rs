@@ -246,7 +246,7 @@ async fn concurrency_slots_are_released_however_a_request_ends(redis: bool) {
         common::request(addr, "GET", "/slow", &[("x-api-key", "alice-key"), ("x-echo-delay-ms", "800")], b"").await
     });
     let before = up.requests();
-    common::eventually(5, "the slow request reached the upstream", || async { up.requests() > before }).await;
+    common::eventually(15, "the slow request reached the upstream", || async { up.requests() > before }).await;
     let busy = gw.send("GET", "/x", &[("x-api-key", "alice-key")], b"").await;
     assert_eq!(busy.status, 429);
     assert_eq!(busy.header("retry-after"), Some("1"));
