@@ -56,6 +56,8 @@ pub struct Settings {
 pub struct Api {
     pub name: String,
     pub version: String,
+    /// `Vary` of answers when this version shares its base path with others (header-picked).
+    pub vary: Option<http::HeaderValue>,
     pub title: Option<String>,
     pub base_path: String,
     pub hosts: Vec<String>,
@@ -71,6 +73,8 @@ pub struct Route {
     /// Bytes of the base path removed before forwarding (`strip_base_path`), 0 = none.
     pub strip: usize,
     pub chain: Chain,
+    /// Set on the switch route of versions sharing a base path (`proxy/versions.rs`).
+    pub versions: Option<Arc<crate::proxy::versions::Versions>>,
 }
 
 pub struct Runtime {
@@ -122,6 +126,23 @@ fn limits_backend(
     }
 }
 
+/// Indices of `[[api]]` entries that share name, base path and hosts (two or more each).
+fn version_families(cfg: &crate::config::Config) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, a) in cfg.apis.iter().enumerate() {
+        let same = |g: &Vec<usize>| {
+            let o = &cfg.apis[g[0]];
+            o.name == a.name && o.base_path == a.base_path && o.hosts == a.hosts
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    groups.retain(|g| g.len() > 1);
+    groups
+}
+
 fn join_path(base: &str, rel: &str) -> String {
     let base = base.trim_end_matches('/');
     let rel = rel.trim_start_matches('/');
@@ -166,7 +187,11 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
     };
     let mut router = Router::default();
     let mut apis = Vec::new();
+    let families = version_families(cfg);
+    // Routes of versions that share a base path go to their version's own router.
+    let mut version_routers: HashMap<usize, Router<Route>> = HashMap::new();
     for (i, a) in cfg.apis.iter().enumerate() {
+        let in_family = families.iter().any(|f| f.contains(&i));
         let Some(cluster) = clusters.get(a.cluster.as_str()) else {
             errors.push(ConfigError::new(format!("api[{i}].cluster"), format!("no cluster named {:?}", a.cluster)));
             continue;
@@ -179,6 +204,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             hosts: a.hosts.clone(),
             cluster: cluster.clone(),
             metrics: shared.metrics.api(&a.name),
+            vary: in_family.then(|| http::HeaderValue::from_str(&a.version_header).ok()).flatten(),
         });
         apis.push(api.clone());
         let mut api_plugins = api_plugins(a, &format!("api[{i}]"), &mut errors);
@@ -242,10 +268,30 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                 methods,
                 strip,
                 chain: Chain::new(plugins),
+                versions: None,
             });
-            if let Err(e) = router.insert(&a.hosts, &pattern, exact, methods, route) {
+            let target = if in_family { version_routers.entry(i).or_default() } else { &mut router };
+            if let Err(e) = target.insert(&a.hosts, &pattern, exact, methods, route) {
                 errors.push(ConfigError::new(key, e));
             }
+        }
+    }
+    for members in &families {
+        let first = &cfg.apis[members[0]];
+        let Ok(header) = http::HeaderName::from_bytes(first.version_header.as_bytes()) else { continue };
+        let routers: Vec<_> = members
+            .iter()
+            .map(|&i| (cfg.apis[i].version.clone(), version_routers.remove(&i).unwrap_or_default()))
+            .collect();
+        let default = members.iter().position(|&i| cfg.apis[i].status == crate::config::ApiStatus::Active).unwrap_or(0);
+        let Some(api) = apis.iter().find(|a| a.name == first.name && a.version == cfg.apis[members[default]].version)
+        else {
+            continue;
+        };
+        let versions = crate::proxy::versions::Versions::new(header, routers, default);
+        let switch = Arc::new(crate::proxy::versions::switch_route(api.clone(), versions));
+        if let Err(e) = router.insert(&first.hosts, &first.base_path, false, MethodSet::ANY, switch) {
+            errors.push(ConfigError::new(format!("api[{}].base_path", members[0]), e));
         }
     }
     if !errors.is_empty() {

@@ -117,6 +117,13 @@ name = "dogs"
 base_path = "/dogs"
 cluster = "c"
 sunset = "next tuesday"
+
+[[api]]
+name = "dogs"
+version = "v2"
+base_path = "/dogs"
+cluster = "c"
+version_header = "X-Dogs-Version"
 "#
     );
     let (code, out) = check_config(&text);
@@ -129,7 +136,71 @@ sunset = "next tuesday"
         "api[1].status:",
         "api[1].sunset: is before deprecated_since",
         "api[2].sunset: expected an RFC 3339 time",
+        "api[3].version_header: versions of \"dogs\" on /dogs must use one version_header (\"API-Version\")",
     ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
+}
+
+fn shared_base_path(v1: &Upstream, v2: &Upstream, v1_extra: &str) -> String {
+    format!(
+        r#"
+[[cluster]]
+name = "one"
+upstreams = ["{}"]
+
+[[cluster]]
+name = "two"
+upstreams = ["{}"]
+
+[[api]]
+name = "pets"
+version = "v1"
+base_path = "/pets"
+cluster = "one"
+{v1_extra}
+
+[[api]]
+name = "pets"
+version = "v2"
+base_path = "/pets"
+cluster = "two"
+
+[[api.route]]
+path = "/photos"
+methods = ["GET"]
+"#,
+        v1.addr, v2.addr
+    )
+}
+
+#[tokio::test]
+async fn versions_on_one_base_path_are_picked_by_header() {
+    let (one, two) = (Upstream::start("one").await, Upstream::start("two").await);
+    let gw = Gateway::start(&shared_base_path(&one, &two, "")).await;
+    let served_by = |r: &common::Response| r.json()["upstream"].as_str().unwrap_or_default().to_string();
+    // No header: the first active version, so adding v2 moved nobody.
+    let plain = gw.get("/pets/cats").await;
+    assert_eq!((plain.status, served_by(&plain).as_str()), (200, "one"));
+    assert_eq!(plain.header("vary"), Some("API-Version"));
+    let v2 = gw.send("GET", "/pets/photos", &[("api-version", "v2")], b"").await;
+    assert_eq!((v2.status, served_by(&v2).as_str()), (200, "two"));
+    // v2 has only GET /pets/photos: its own routing answers.
+    assert_eq!(gw.send("GET", "/pets/cats", &[("api-version", "v2")], b"").await.status, 404);
+    let post = gw.send("POST", "/pets/photos", &[("api-version", "v2")], b"").await;
+    assert_eq!((post.status, post.header("allow")), (405, Some("GET")));
+    let unknown = gw.send("GET", "/pets/cats", &[("api-version", "v3")], b"").await;
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.json()["detail"], "unknown API version in api-version; this path serves v1, v2");
+}
+
+#[tokio::test]
+async fn a_deprecated_default_leaves_the_default_to_the_active_version() {
+    let (one, two) = (Upstream::start("one").await, Upstream::start("two").await);
+    let gw = Gateway::start(&shared_base_path(&one, &two, "status = \"retired\"\nsuccessor = \"v2\"")).await;
+    let r = gw.get("/pets/photos").await;
+    assert_eq!(r.status, 200, "no header: v2, the first active version");
+    let old = gw.send("GET", "/pets/cats", &[("api-version", "v1")], b"").await;
+    assert_eq!(old.status, 410);
+    assert_eq!(old.header("link"), Some("</pets>; rel=\"successor-version\""));
 }

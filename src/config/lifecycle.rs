@@ -83,6 +83,17 @@ pub fn validate(cfg: &Config, err: &mut Err) {
         if http::HeaderName::from_bytes(a.version_header.as_bytes()).is_err() {
             err(format!("{p}.version_header"), format!("{:?} is not a header name", a.version_header));
         }
+        // Versions sharing a base path are picked by one header.
+        let first = cfg.apis.iter().find(|o| o.name == a.name && o.base_path == a.base_path && o.hosts == a.hosts);
+        if let Some(f) = first.filter(|f| f.version_header != a.version_header) {
+            err(
+                format!("{p}.version_header"),
+                format!(
+                    "versions of {:?} on {} must use one version_header ({:?})",
+                    a.name, a.base_path, f.version_header
+                ),
+            );
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod path;
 pub mod respond;
 pub mod router;
 mod start;
+pub mod versions;
 
 use crate::access_log::AccessLog;
 use crate::runtime::{RuntimeHandle, Shared};
@@ -165,7 +166,12 @@ impl ProxyHttp for Gateway {
         edit::response(resp, 1 + plugins.len() * 2 + answer_headers.len(), |parts| {
             parts.headers.insert(forward::X_REQUEST_ID.clone(), ctx.request_id.clone());
             for (name, value) in answer_headers {
-                parts.headers.insert(name, value);
+                // `Vary` adds to the upstream's; the gateway's own headers replace theirs.
+                if name == http::header::VARY {
+                    parts.headers.append(name, value);
+                } else {
+                    parts.headers.insert(name, value);
+                }
             }
             for plugin in plugins {
                 plugin.response(parts, ctx)?;

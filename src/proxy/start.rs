@@ -5,6 +5,7 @@ use super::ctx::{new_request_id, sane_request_id, RequestCtx};
 use super::path::{normalize, PathError};
 use super::respond::Problem;
 use super::router::{Match, MethodSet};
+use super::versions;
 use crate::runtime::{Route, Runtime};
 use pingora::proxy::Session;
 use std::borrow::Cow;
@@ -37,7 +38,12 @@ pub fn begin(session: &mut Session, ctx: &mut RequestCtx) {
         }
     }
     match check_and_route(session, &ctx.rt) {
-        Ok(route) => ctx.route = Some(route),
+        Ok(route) => {
+            if let Some(vary) = &route.api.vary {
+                ctx.answer_headers.push((http::header::VARY, vary.clone()));
+            }
+            ctx.route = Some(route)
+        }
         Err(p) => ctx.reject = Some(p),
     }
 }
@@ -105,14 +111,14 @@ fn check_and_route(session: &mut Session, rt: &Runtime) -> Result<Arc<Route>, Pr
     // A CORS preflight goes to the route of the method it asks about, when that route's chain
     // answers preflights; otherwise it is an ordinary OPTIONS request.
     if let Some(asked) = crate::plugins::cors::preflight_method(req) {
-        if let Match::Found(route) = rt.router.lookup(&host, path_str, MethodSet::bit(&asked)) {
+        if let Ok(Match::Found(route)) = versions::lookup(&rt.router, req, &host, path_str, MethodSet::bit(&asked)) {
             if route.chain.preflight {
                 return Ok(route.clone());
             }
         }
     }
     let method = MethodSet::bit(&req.method);
-    match rt.router.lookup(&host, path_str, method) {
+    match versions::lookup(&rt.router, req, &host, path_str, method)? {
         Match::Found(route) => Ok(route.clone()),
         Match::MethodNotAllowed(allowed) => {
             let mut p = Problem::new(405, "this route does not accept this method");
