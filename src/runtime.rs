@@ -36,6 +36,8 @@ pub struct Shared {
     /// Limiter state (local backend), kept across reloads: a limit's cells are keyed by its
     /// identity and config, so an unchanged limit keeps its counts.
     pub limits: Arc<crate::limits::local::LocalStore>,
+    /// The response cache: its objects outlive any one config.
+    pub cache: Arc<crate::cache::Cache>,
 }
 
 /// Request limits and hygiene settings from `[server]`.
@@ -69,6 +71,8 @@ pub struct Route {
     /// Bytes of the base path removed before forwarding (`strip_base_path`), 0 = none.
     pub strip: usize,
     pub chain: Chain,
+    /// Response caching for this route (`cache.enabled`), `None` = off.
+    pub cache: Option<Arc<crate::cache::RouteCache>>,
 }
 
 pub struct Runtime {
@@ -84,6 +88,8 @@ pub struct Runtime {
     pub auth: Arc<crate::plugins::auth::AuthShared>,
     pub loaded_at: SystemTime,
     pub source: std::path::PathBuf,
+    /// `[cache]`, applied to the shared store by the requests that use it.
+    pub cache: crate::cache::Settings,
 }
 
 fn join_path(base: &str, rel: &str) -> String {
@@ -197,6 +203,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                 methods,
                 strip,
                 chain: Chain::new(plugins),
+                cache: crate::cache::RouteCache::build(a.cache.as_ref(), rc.and_then(|r| r.cache.as_ref())),
             });
             if let Err(e) = router.insert(&a.hosts, &pattern, exact, methods, route) {
                 errors.push(ConfigError::new(key, e));
@@ -206,6 +213,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
     if !errors.is_empty() {
         return Err(errors);
     }
+    shared.cache.register_metrics(&shared.metrics.registry);
     let s = &cfg.server;
     Ok(Runtime {
         router,
@@ -226,6 +234,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         auth,
         loaded_at: SystemTime::now(),
         source: loaded.file.clone(),
+        cache: crate::cache::Settings::build(cfg),
     })
 }
 

@@ -2,6 +2,7 @@
 //! and hand a `Config` to `runtime::build`.
 
 pub mod auth;
+pub mod cache;
 pub mod limits;
 pub mod model;
 mod parse;

@@ -3,6 +3,7 @@
 //! checked in `validate.rs`.
 
 pub use super::auth::{AuthMethod, ConsumerConfig, JwtIssuerConfig};
+pub use super::cache::{ApiCacheConfig, CacheConfig};
 pub use super::limits::{LimitConfig, LimitKey, PlanConfig, Quota, QuotaWindow, Rate};
 use super::units::{ByteSize, HumanDuration};
 use serde::Deserialize;
@@ -20,6 +21,7 @@ pub struct Config {
     pub consumers: Vec<ConsumerConfig>,
     pub jwt_issuers: Vec<JwtIssuerConfig>,
     pub plans: Vec<PlanConfig>,
+    pub cache: CacheConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -282,6 +284,8 @@ pub struct ApiConfig {
     pub plan: Option<String>,
     #[serde(default)]
     pub limits: Vec<LimitConfig>,
+    /// Response caching (off unless `enabled`).
+    pub cache: Option<ApiCacheConfig>,
 }
 
 /// `[api.cors]`: which browser origins may call the API, answered by the gateway.
@@ -338,4 +342,6 @@ pub struct RouteConfig {
     /// Limits of this route, checked with the API's.
     #[serde(default)]
     pub limits: Vec<LimitConfig>,
+    /// Replaces the API's `cache` table for this route.
+    pub cache: Option<ApiCacheConfig>,
 }

@@ -44,6 +44,8 @@ pub struct RequestCtx {
     pub limit_headers: Vec<(http::HeaderName, HeaderValue)>,
     /// A concurrency-limit slot, given back when the context is dropped (however the request ends).
     pub in_flight: Option<crate::limits::InFlight>,
+    /// The request's dealings with the response cache.
+    pub cache: super::cache::CacheCtx,
 }
 
 impl RequestCtx {
@@ -70,6 +72,7 @@ impl RequestCtx {
             token: None,
             limit_headers: Vec::new(),
             in_flight: None,
+            cache: Default::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The data plane: `Gateway` implements Pingora's `ProxyHttp`. Each hook delegates to a
 //! helper so the request's path through DESIGN §3 reads top to bottom.
 
+mod cache;
 pub mod ctx;
 mod edit;
 mod forward;
@@ -48,6 +49,12 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        // PURGE is about the cache key, not a route: a path no route takes may still be stored.
+        if ctx.reject.as_ref().is_none_or(|p| matches!(p.status, 404 | 405))
+            && cache::purge(&self.shared.cache, session, ctx).await?
+        {
+            return Ok(true);
+        }
         if let Some(p) = ctx.reject.take() {
             respond::send(session, ctx, &p).await?;
             return Ok(true);
@@ -83,6 +90,53 @@ impl ProxyHttp for Gateway {
             }
         }
         Ok(())
+    }
+
+    fn request_cache_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+        cache::enable(&self.shared.cache, session, ctx);
+        Ok(())
+    }
+
+    fn cache_key_callback(&self, session: &Session, ctx: &mut RequestCtx) -> Result<pingora_cache::CacheKey> {
+        cache::cache_key(session, ctx)
+    }
+
+    fn cache_miss(&self, session: &mut Session, ctx: &mut RequestCtx) {
+        cache::on_miss(ctx);
+        session.cache.cache_miss();
+    }
+
+    async fn cache_hit_filter(
+        &self,
+        session: &mut Session,
+        meta: &pingora_cache::CacheMeta,
+        _hit: &mut pingora_cache::HitHandler,
+        is_fresh: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<pingora_cache::ForcedFreshness>> {
+        Ok(cache::on_hit(session, meta, is_fresh, ctx))
+    }
+
+    fn response_cache_filter(
+        &self,
+        session: &Session,
+        resp: &ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<pingora_cache::RespCacheable> {
+        Ok(cache::cacheable(session, resp, ctx))
+    }
+
+    fn cache_vary_filter(
+        &self,
+        meta: &pingora_cache::CacheMeta,
+        ctx: &mut RequestCtx,
+        req: &RequestHeader,
+    ) -> Option<pingora_cache::key::HashBinary> {
+        cache::variance(meta, ctx, req)
+    }
+
+    fn should_serve_stale(&self, _s: &mut Session, _ctx: &mut RequestCtx, error: Option<&Error>) -> bool {
+        cache::serve_stale(error)
     }
 
     async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
@@ -152,7 +206,13 @@ impl ProxyHttp for Gateway {
         Ok(())
     }
 
-    async fn response_filter(&self, _s: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        cache::on_response(&self.shared.cache, session, resp, ctx)?;
         let plugins = ctx.route.as_ref().map(|r| r.chain.response.as_slice()).unwrap_or_default();
         edit::response(resp, 1 + plugins.len() * 2, |parts| {
             parts.headers.insert(forward::X_REQUEST_ID.clone(), ctx.request_id.clone());
@@ -192,6 +252,9 @@ impl ProxyHttp for Gateway {
         let method = &session.req_header().method;
         let metrics = ctx.route.as_ref().map(|r| &r.api.metrics).unwrap_or(&ctx.rt.unrouted);
         metrics.count(method, status);
+        if let Some(o) = ctx.cache.outcome {
+            self.shared.cache.results.count(o);
+        }
         metrics.duration.observe(ctx.start.elapsed().as_secs_f64());
         if let Some(t) = ctx.upstream_time {
             metrics.upstream.observe(t.as_secs_f64());

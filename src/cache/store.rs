@@ -1,0 +1,267 @@
+//! The in-memory `pingora_cache::Storage`: objects indexed by primary key (scheme, host, path,
+//! query) and then by variance (the `Vary` headers' values), so one URL's variants can be
+//! purged together. The byte bound is kept by the eviction manager (`mod.rs`), which tells
+//! this store what to drop; the store counts what it holds and what was evicted.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora_cache::key::{CacheHashKey, CompactCacheKey, HashBinary};
+use pingora_cache::storage::{
+    HandleHit, HandleMiss, HitHandler, MissFinishType, MissHandler, PurgeOutcome, PurgeTarget, PurgeType,
+};
+use pingora_cache::trace::SpanHandle;
+use pingora_cache::{CacheKey, CacheMeta, Storage};
+use pingora_error::{Error, ErrorType, Result};
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, RwLock};
+
+/// One stored response: its serialized meta (pingora's format) and body.
+struct Object {
+    meta: Arc<(Vec<u8>, Vec<u8>)>,
+    body: Bytes,
+}
+
+impl Object {
+    fn size(&self) -> usize {
+        self.body.len() + self.meta.0.len() + self.meta.1.len()
+    }
+}
+
+/// Every variant stored under one primary key, and the URL that key was made from.
+struct Family {
+    url: Arc<str>,
+    variants: HashMap<Option<HashBinary>, Object>,
+}
+
+#[derive(Default)]
+pub struct MemStore {
+    map: RwLock<HashMap<HashBinary, Family>>,
+    bytes: AtomicUsize,
+    objects: AtomicUsize,
+    evictions: AtomicU64,
+    /// Responses larger than this are not stored (checked again while a body streams in).
+    pub max_object_size: AtomicUsize,
+}
+
+/// What a purge of many entries removed: their eviction identities.
+pub type Removed = Vec<CompactCacheKey>;
+
+impl MemStore {
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Relaxed)
+    }
+    pub fn objects(&self) -> usize {
+        self.objects.load(Relaxed)
+    }
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Relaxed)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<HashBinary, Family>> {
+        self.map.read().unwrap_or_else(|e| e.into_inner())
+    }
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<HashBinary, Family>> {
+        self.map.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn forget(&self, removed: &Object) {
+        self.bytes.fetch_sub(removed.size(), Relaxed);
+        self.objects.fetch_sub(1, Relaxed);
+    }
+
+    /// Remove every variant of every URL that `matches`; returns what was removed.
+    pub fn purge_where(&self, matches: impl Fn(&str) -> bool) -> Removed {
+        let mut removed = Vec::new();
+        let mut map = self.write();
+        map.retain(|primary, fam| {
+            if !matches(&fam.url) {
+                return true;
+            }
+            for (variance, obj) in fam.variants.drain() {
+                self.forget(&obj);
+                removed.push(compact(*primary, variance));
+            }
+            false
+        });
+        removed
+    }
+
+    /// Remove one primary key's variants (all of them when `variance` is `None` and `all`).
+    fn remove(&self, primary: &HashBinary, variance: Option<HashBinary>, all: bool) -> Removed {
+        let mut map = self.write();
+        let Some(fam) = map.get_mut(primary) else { return Vec::new() };
+        let mut removed = Vec::new();
+        if all {
+            for (v, obj) in fam.variants.drain() {
+                self.forget(&obj);
+                removed.push(compact(*primary, v));
+            }
+        } else if let Some(obj) = fam.variants.remove(&variance) {
+            self.forget(&obj);
+            removed.push(compact(*primary, variance));
+        }
+        if fam.variants.is_empty() {
+            map.remove(primary);
+        }
+        removed
+    }
+}
+
+fn compact(primary: HashBinary, variance: Option<HashBinary>) -> CompactCacheKey {
+    CompactCacheKey { primary, variance: variance.map(Box::new), user_tag: "".into() }
+}
+
+/// The URL part of a primary key (`key::primary` puts the consumer after a newline).
+fn url_of(key: &CacheKey) -> Arc<str> {
+    let raw = key.primary_key();
+    let end = raw.iter().position(|&b| b == b'\n').unwrap_or(raw.len());
+    String::from_utf8_lossy(&raw[..end]).into()
+}
+
+#[async_trait]
+impl Storage for MemStore {
+    async fn lookup(&'static self, key: &CacheKey, _t: &SpanHandle) -> Result<Option<(CacheMeta, HitHandler)>> {
+        let (meta, body) = {
+            let map = self.read();
+            let Some(obj) = map.get(&key.primary_bin()).and_then(|f| f.variants.get(&key.variance_bin())) else {
+                return Ok(None);
+            };
+            (obj.meta.clone(), obj.body.clone())
+        };
+        let meta = CacheMeta::deserialize(&meta.0, &meta.1)?;
+        let len = body.len();
+        Ok(Some((meta, Box::new(Hit { body, start: 0, end: len, done: false }))))
+    }
+
+    async fn get_miss_handler(&'static self, key: &CacheKey, meta: &CacheMeta, _t: &SpanHandle) -> Result<MissHandler> {
+        Ok(Box::new(Fill {
+            store: self,
+            primary: key.primary_bin(),
+            variance: key.variance_bin(),
+            url: url_of(key),
+            meta: Arc::new(meta.serialize()?),
+            body: Vec::new(),
+        }))
+    }
+
+    async fn purge(&'static self, target: PurgeTarget<'_>, why: PurgeType, _t: &SpanHandle) -> Result<PurgeOutcome> {
+        let removed = match target {
+            // An invalidation of a URL drops all of its variants (pingora names the primary only).
+            PurgeTarget::Active(k) => self.remove(&k.primary, None, true),
+            PurgeTarget::Exact(e) => {
+                let k = e.key();
+                self.remove(&k.primary, k.variance.as_deref().copied(), false)
+            }
+        };
+        if removed.is_empty() {
+            return Ok(PurgeOutcome::NotFound);
+        }
+        if matches!(why, PurgeType::Eviction) {
+            self.evictions.fetch_add(removed.len() as u64, Relaxed);
+        }
+        Ok(PurgeOutcome::Purged(None))
+    }
+
+    async fn update_meta(&'static self, key: &CacheKey, meta: &CacheMeta, _t: &SpanHandle) -> Result<bool> {
+        let meta = Arc::new(meta.serialize()?);
+        let mut map = self.write();
+        let Some(obj) = map.get_mut(&key.primary_bin()).and_then(|f| f.variants.get_mut(&key.variance_bin())) else {
+            return Ok(false);
+        };
+        let before = obj.size();
+        obj.meta = meta;
+        let after = obj.size();
+        self.bytes.fetch_add(after, Relaxed);
+        self.bytes.fetch_sub(before, Relaxed);
+        Ok(true)
+    }
+
+    fn as_any(&self) -> &(dyn Any + Send + Sync + 'static) {
+        self
+    }
+}
+
+/// Reads a stored body (whole, or one range of it).
+struct Hit {
+    body: Bytes,
+    start: usize,
+    end: usize,
+    done: bool,
+}
+
+#[async_trait]
+impl HandleHit for Hit {
+    async fn read_body(&mut self) -> Result<Option<Bytes>> {
+        if self.done {
+            return Ok(None);
+        }
+        self.done = true;
+        Ok(Some(self.body.slice(self.start..self.end)))
+    }
+
+    async fn finish(self: Box<Self>, _s: &'static (dyn Storage + Sync), _k: &CacheKey, _t: &SpanHandle) -> Result<()> {
+        Ok(())
+    }
+
+    fn can_seek(&self) -> bool {
+        true
+    }
+
+    fn seek(&mut self, start: usize, end: Option<usize>) -> Result<()> {
+        if start >= self.body.len() {
+            return Error::e_explain(ErrorType::InternalError, "seek start beyond the stored body");
+        }
+        self.start = start;
+        self.end = end.map_or(self.body.len(), |e| e.min(self.body.len()));
+        self.done = false;
+        Ok(())
+    }
+
+    fn get_eviction_weight(&self) -> usize {
+        self.body.len()
+    }
+
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut (dyn Any + Send + Sync) {
+        self
+    }
+}
+
+/// Buffers a response body; only `finish` (the whole body arrived) makes it visible.
+struct Fill {
+    store: &'static MemStore,
+    primary: HashBinary,
+    variance: Option<HashBinary>,
+    url: Arc<str>,
+    meta: Arc<(Vec<u8>, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+#[async_trait]
+impl HandleMiss for Fill {
+    async fn write_body(&mut self, data: Bytes, _eof: bool) -> Result<()> {
+        if self.body.len() + data.len() > self.store.max_object_size.load(Relaxed) {
+            return Error::e_explain(ErrorType::InternalError, "response larger than cache.max_object_size");
+        }
+        self.body.extend_from_slice(&data);
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> Result<MissFinishType> {
+        let Fill { store, primary, variance, url, meta, body } = *self;
+        let obj = Object { meta, body: Bytes::from(body) };
+        let size = obj.size();
+        let mut map = store.write();
+        let fam = map.entry(primary).or_insert_with(|| Family { url, variants: HashMap::new() });
+        store.bytes.fetch_add(size, Relaxed);
+        store.objects.fetch_add(1, Relaxed);
+        if let Some(old) = fam.variants.insert(variance, obj) {
+            store.forget(&old);
+        }
+        Ok(MissFinishType::Created(size))
+    }
+}
