@@ -123,16 +123,16 @@ fn url_of(key: &CacheKey) -> Arc<str> {
 #[async_trait]
 impl Storage for MemStore {
     async fn lookup(&'static self, key: &CacheKey, _t: &SpanHandle) -> Result<Option<(CacheMeta, HitHandler)>> {
-        let (meta, body) = {
+        let (meta, body, weight) = {
             let map = self.read();
             let Some(obj) = map.get(&key.primary_bin()).and_then(|f| f.variants.get(&key.variance_bin())) else {
                 return Ok(None);
             };
-            (obj.meta.clone(), obj.body.clone())
+            (obj.meta.clone(), obj.body.clone(), obj.size())
         };
         let meta = CacheMeta::deserialize(&meta.0, &meta.1)?;
         let len = body.len();
-        Ok(Some((meta, Box::new(Hit { body, start: 0, end: len, done: false }))))
+        Ok(Some((meta, Box::new(Hit { body, start: 0, end: len, done: false, weight }))))
     }
 
     async fn get_miss_handler(&'static self, key: &CacheKey, meta: &CacheMeta, _t: &SpanHandle) -> Result<MissHandler> {
@@ -189,6 +189,8 @@ struct Hit {
     start: usize,
     end: usize,
     done: bool,
+    /// The object's size as the eviction manager counts it.
+    weight: usize,
 }
 
 #[async_trait]
@@ -220,7 +222,7 @@ impl HandleHit for Hit {
     }
 
     fn get_eviction_weight(&self) -> usize {
-        self.body.len()
+        self.weight
     }
 
     fn as_any(&self) -> &(dyn Any + Send + Sync) {
