@@ -28,6 +28,8 @@ pub struct Metrics {
     /// `header_timeout`, `header_too_large`).
     pub connections_refused: IntCounterVec,
     ratelimit: IntCounterVec,
+    /// JSON body edits not made, by `direction` and `reason` (`too_large`, `invalid_json`).
+    pub json_skipped: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -72,8 +74,14 @@ impl Metrics {
             &["api", "policy", "result"],
         )
         .expect("static metric definition");
+        let json_skipped = IntCounterVec::new(
+            Opts::new("gatehouse_json_transform_skipped_total", "JSON body edits not made, by direction and reason"),
+            &["direction", "reason"],
+        )
+        .expect("static metric definition");
         for c in [
             Box::new(ratelimit.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(json_skipped.clone()),
             Box::new(requests.clone()),
             Box::new(request_duration.clone()),
             Box::new(upstream_duration.clone()),
@@ -94,6 +102,7 @@ impl Metrics {
             config_reloads,
             connections_refused,
             ratelimit,
+            json_skipped,
         }
     }
 

@@ -51,6 +51,8 @@ pub struct Settings {
     pub ip_rules: Option<crate::plugins::ip::IpRules>,
     pub header_read_timeout: std::time::Duration,
     pub max_conns_per_ip: Option<u32>,
+    /// `json_transform_limit`: bodies buffered for JSON edits at most.
+    pub json_limit: usize,
 }
 
 pub struct Api {
@@ -71,6 +73,8 @@ pub struct Route {
     /// Bytes of the base path removed before forwarding (`strip_base_path`), 0 = none.
     pub strip: usize,
     pub chain: Chain,
+    /// `json_set` / `json_remove` on request and response bodies.
+    pub body: crate::plugins::json_body::BodyEdits,
     /// Response caching for this route (`cache.enabled`), `None` = off.
     pub cache: Option<Arc<crate::cache::RouteCache>>,
 }
@@ -197,12 +201,17 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                 Ok(None) => {}
                 Err(e) => errors.push(ConfigError::new(key.clone(), e)),
             }
+            let body = crate::plugins::json_body::BodyEdits::build(a, rc).unwrap_or_else(|e| {
+                errors.push(ConfigError::new(key.clone(), e));
+                Default::default()
+            });
             let route = Arc::new(Route {
                 api: api.clone(),
                 pattern: pattern.clone(),
                 methods,
                 strip,
                 chain: Chain::new(plugins),
+                body,
                 cache: crate::cache::RouteCache::build(a.cache.as_ref(), rc.and_then(|r| r.cache.as_ref())),
             });
             if let Err(e) = router.insert(&a.hosts, &pattern, exact, methods, route) {
@@ -228,6 +237,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             ip_rules: crate::plugins::ip::IpRules::new(&s.ip_allow, &s.ip_deny),
             header_read_timeout: s.header_read_timeout.0,
             max_conns_per_ip: s.max_conns_per_ip,
+            json_limit: usize::try_from(s.json_transform_limit.0).unwrap_or(usize::MAX),
         },
         tls,
         unrouted: shared.metrics.api("-"),

@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub upstream_keepalive_pool: usize,
     /// `[[server.tls]]`: TLS listeners; entries with the same `listen` share one listener.
     pub tls: Vec<TlsListenerConfig>,
+    /// Largest body buffered for `json_set`/`json_remove`; bigger ones pass unchanged.
+    pub json_transform_limit: ByteSize,
 }
 
 /// One `[[server.tls]]` entry: an address and one certificate (`cert` + `key`) and/or a
@@ -95,6 +97,7 @@ impl Default for ServerConfig {
             access_log: "stdout".into(),
             upstream_keepalive_pool: 1024,
             tls: Vec::new(),
+            json_transform_limit: ByteSize(1 << 20),
         }
     }
 }
@@ -247,6 +250,12 @@ pub struct HeaderRewrite {
     pub set_headers: BTreeMap<String, String>,
     #[serde(default)]
     pub remove_headers: Vec<String>,
+    /// JSON Pointer (RFC 6901) → value, set in JSON bodies.
+    #[serde(default)]
+    pub json_set: BTreeMap<String, serde_json::Value>,
+    /// JSON Pointers removed from JSON bodies.
+    #[serde(default)]
+    pub json_remove: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -330,6 +330,16 @@ fn rewrite(r: Option<&HeaderRewrite>, p: &str, err: &mut Err) {
             err(format!("{p}.remove_headers[{i}]"), format!("{name:?} is not a valid header name"));
         }
     }
+    for ptr in r.json_set.keys() {
+        if let Err(m) = crate::plugins::json_body::parse_pointer(ptr) {
+            err(format!("{p}.json_set.{ptr}"), m);
+        }
+    }
+    for (i, ptr) in r.json_remove.iter().enumerate() {
+        if let Err(m) = crate::plugins::json_body::parse_pointer(ptr) {
+            err(format!("{p}.json_remove[{i}]"), m);
+        }
+    }
 }
 
 pub(super) fn name_ok(name: &str, path: &str, err: &mut Err) {

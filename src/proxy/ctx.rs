@@ -46,6 +46,10 @@ pub struct RequestCtx {
     pub in_flight: Option<crate::limits::InFlight>,
     /// The request's dealings with the response cache.
     pub cache: super::cache::CacheCtx,
+    /// The edited JSON request body (`json_set`/`json_remove`).
+    pub json_request: Option<bytes::Bytes>,
+    /// A JSON response body being collected for editing.
+    pub json_response: Option<super::body::Collecting>,
 }
 
 impl RequestCtx {
@@ -73,6 +77,8 @@ impl RequestCtx {
             limit_headers: Vec::new(),
             in_flight: None,
             cache: Default::default(),
+            json_request: None,
+            json_response: None,
         }
     }
 

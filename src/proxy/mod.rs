@@ -1,6 +1,7 @@
 //! The data plane: `Gateway` implements Pingora's `ProxyHttp`. Each hook delegates to a
 //! helper so the request's path through DESIGN §3 reads top to bottom.
 
+mod body;
 mod cache;
 pub mod ctx;
 mod edit;
@@ -73,6 +74,10 @@ impl ProxyHttp for Gateway {
                 }
             }
         }
+        if let Err(p) = body::edit_request(session, ctx, &self.shared).await {
+            respond::send(session, ctx, &p).await?;
+            return Ok(true);
+        }
         Ok(false)
     }
 
@@ -80,9 +85,10 @@ impl ProxyHttp for Gateway {
         &self,
         _s: &mut Session,
         body: &mut Option<Bytes>,
-        _eos: bool,
+        eos: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        body::request_chunk(body, eos, ctx);
         if let Some(b) = body {
             ctx.body_bytes += b.len() as u64;
             if ctx.body_bytes > ctx.rt.settings.max_body_size {
@@ -188,15 +194,17 @@ impl ProxyHttp for Gateway {
         req: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        forward::upstream_request(session, req, ctx)
+        forward::upstream_request(session, req, ctx)?;
+        body::request_length(req, ctx)
     }
 
     async fn upstream_response_filter(
         &self,
-        _s: &mut Session,
-        _resp: &mut ResponseHeader,
+        session: &mut Session,
+        resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        body::start_response(session, resp, ctx, &self.shared);
         if let Some(t) = ctx.upstream_start {
             ctx.upstream_time = Some(t.elapsed());
         }
@@ -204,6 +212,17 @@ impl ProxyHttp for Gateway {
             route.api.cluster.record_success(i);
         }
         Ok(())
+    }
+
+    fn upstream_response_body_filter(
+        &self,
+        _s: &mut Session,
+        body: &mut Option<Bytes>,
+        eos: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        body::response_chunk(body, eos, ctx, &self.shared);
+        Ok(None)
     }
 
     async fn response_filter(
