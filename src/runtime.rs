@@ -63,6 +63,8 @@ pub struct Api {
     pub hosts: Vec<String>,
     pub cluster: Arc<Cluster>,
     pub metrics: ApiMetrics,
+    /// Response compression (`[server] compression`, or the API's own table); `None` = off.
+    pub compression: Option<Arc<crate::proxy::compress::Compression>>,
 }
 
 pub struct Route {
@@ -146,6 +148,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             hosts: a.hosts.clone(),
             cluster: cluster.clone(),
             metrics: shared.metrics.api(&a.name),
+            compression: crate::proxy::compress::Compression::build(&cfg.server.compression, a.compression.as_ref()),
         });
         apis.push(api.clone());
         let api_plugins = api_plugins(a, &format!("api[{i}]"), &mut errors);

@@ -63,7 +63,11 @@ pub fn validate(cfg: &Config, err: &mut Err) {
     if c.purge_method && cfg.admin.as_ref().is_none_or(|a| a.token.is_none() && a.token_env.is_none()) {
         err("cache.purge_method".into(), "needs admin.token or admin.token_env (PURGE is gated by it)".into());
     }
+    super::compression::validate(&cfg.server.compression, "server.compression", err);
     for (i, a) in cfg.apis.iter().enumerate() {
+        if let Some(c) = &a.compression {
+            super::compression::validate(c, &format!("api[{i}].compression"), err);
+        }
         api_cache(a.cache.as_ref(), &format!("api[{i}].cache"), err);
         for (j, r) in a.route.iter().enumerate() {
             api_cache(r.cache.as_ref(), &format!("api[{i}].route[{j}].cache"), err);

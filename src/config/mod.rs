@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod compression;
 pub mod limits;
 pub mod model;
 mod parse;

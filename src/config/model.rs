@@ -4,6 +4,7 @@
 
 pub use super::auth::{AuthMethod, ConsumerConfig, JwtIssuerConfig};
 pub use super::cache::{ApiCacheConfig, CacheConfig};
+pub use super::compression::CompressionConfig;
 pub use super::limits::{LimitConfig, LimitKey, PlanConfig, Quota, QuotaWindow, Rate};
 use super::units::{ByteSize, HumanDuration};
 use serde::Deserialize;
@@ -55,6 +56,8 @@ pub struct ServerConfig {
     pub tls: Vec<TlsListenerConfig>,
     /// Largest body buffered for `json_set`/`json_remove`; bigger ones pass unchanged.
     pub json_transform_limit: ByteSize,
+    /// Response compression by `Accept-Encoding` (an API's table replaces this one).
+    pub compression: CompressionConfig,
 }
 
 /// One `[[server.tls]]` entry: an address and one certificate (`cert` + `key`) and/or a
@@ -98,6 +101,7 @@ impl Default for ServerConfig {
             upstream_keepalive_pool: 1024,
             tls: Vec::new(),
             json_transform_limit: ByteSize(1 << 20),
+            compression: CompressionConfig::default(),
         }
     }
 }
@@ -295,6 +299,8 @@ pub struct ApiConfig {
     pub limits: Vec<LimitConfig>,
     /// Response caching (off unless `enabled`).
     pub cache: Option<ApiCacheConfig>,
+    /// Replaces `[server] compression` for this API.
+    pub compression: Option<CompressionConfig>,
 }
 
 /// `[api.cors]`: which browser origins may call the API, answered by the gateway.

@@ -50,6 +50,8 @@ pub struct RequestCtx {
     pub json_request: Option<bytes::Bytes>,
     /// A JSON response body being collected for editing.
     pub json_response: Option<super::body::Collecting>,
+    /// The encoder of a response being compressed.
+    pub compress: Option<super::compress::Encoder>,
 }
 
 impl RequestCtx {
@@ -79,6 +81,7 @@ impl RequestCtx {
             cache: Default::default(),
             json_request: None,
             json_response: None,
+            compress: None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod body;
 mod cache;
+pub mod compress;
 pub mod ctx;
 mod edit;
 mod forward;
@@ -39,7 +40,7 @@ impl ProxyHttp for Gateway {
         RequestCtx::new(self.runtime.load_full())
     }
 
-    /// No downstream modules: compression is not on the request path until it is configured.
+    /// No downstream modules: compression runs in this proxy's own hooks (`compress.rs`).
     fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
 
     async fn early_request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
@@ -225,6 +226,17 @@ impl ProxyHttp for Gateway {
         Ok(None)
     }
 
+    fn response_body_filter(
+        &self,
+        _s: &mut Session,
+        body: &mut Option<Bytes>,
+        eos: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        compress::on_body(body, eos, ctx);
+        Ok(None)
+    }
+
     async fn response_filter(
         &self,
         session: &mut Session,
@@ -232,6 +244,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         cache::on_response(&self.shared.cache, session, resp, ctx)?;
+        compress::on_response(session, resp, ctx)?;
         let plugins = ctx.route.as_ref().map(|r| r.chain.response.as_slice()).unwrap_or_default();
         edit::response(resp, 1 + plugins.len() * 2, |parts| {
             parts.headers.insert(forward::X_REQUEST_ID.clone(), ctx.request_id.clone());
