@@ -77,8 +77,10 @@ pub fn response(resp: &ResponseHeader, route: &RouteCache, who: &Requester) -> R
     if let Some(c) = &cc {
         c.strip_private_headers(&mut header);
     }
-    // `Age` is computed on every use from `created`.
+    // `Age` is computed on every use from `created`; hop-by-hop fields belong to the upstream
+    // connection that carried this answer, not to the stored response (RFC 9111 §3.1).
     header.remove_header(&http::header::AGE);
+    strip_hop_by_hop(&mut header);
     RespCacheable::Cacheable(CacheMeta::new(fresh_until, created, swr, sie, header))
 }
 
@@ -114,6 +116,22 @@ fn lifetime(
         }
     }
     h.contains_key(http::header::ETAG).then_some(Duration::ZERO)
+}
+
+fn strip_hop_by_hop(header: &mut ResponseHeader) {
+    let nominated: Vec<http::HeaderName> = header
+        .headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .filter_map(|n| http::HeaderName::from_bytes(n.trim_ascii()).ok())
+        .collect();
+    for name in nominated {
+        header.remove_header(&name);
+    }
+    for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"] {
+        header.remove_header(name);
+    }
 }
 
 fn http_date(v: Option<&http::HeaderValue>) -> Option<SystemTime> {
@@ -215,6 +233,22 @@ mod tests {
         assert_eq!(ttl(&[("cache-control", "max-age=60"), ("set-cookie", "a=b")], &ROUTE, &ANON), None);
         assert_eq!(ttl(&[("cache-control", "max-age=60"), ("vary", "*")], &ROUTE, &ANON), None);
         assert_eq!(ttl(&[], &ROUTE, &ANON), None, "no freshness, no validator");
+        let stored = match response(
+            &resp(&[
+                ("cache-control", "max-age=60"),
+                ("connection", "close, x-hop"),
+                ("x-hop", "1"),
+                ("keep-alive", "5"),
+            ]),
+            &ROUTE,
+            &ANON,
+        ) {
+            RespCacheable::Cacheable(m) => m,
+            RespCacheable::Uncacheable(r) => panic!("{r:?}"),
+        };
+        for h in ["connection", "x-hop", "keep-alive"] {
+            assert!(!stored.headers().contains_key(h), "{h} stored");
+        }
         assert!(ttl(&[("etag", "\"x\"")], &ROUTE, &ANON).is_some_and(|t| t <= 0), "validator only: revalidate");
         let route = RouteCache { default_ttl: Some(Duration::from_secs(5)), per_consumer: false };
         assert_eq!(ttl(&[], &route, &ANON), Some(5));
