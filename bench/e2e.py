@@ -20,6 +20,7 @@ TARGETS = [
     ("gatehouse", "(c) Gatehouse bare"),
     ("gatehouse_key", "(e) Gatehouse API key"),
     ("gatehouse_jwt", "(f) Gatehouse JWT RS256"),
+    ("gatehouse_cache", "(g) Gatehouse cache hit"),
     ("stockpingora", "(d) stock Pingora"),
 ]
 BASELINE = "nginxproxy"
@@ -131,6 +132,15 @@ def auth_cost(summary):
             f"JWT verification cost {verdict} 10 %.")
 
 
+def cache_gain(summary):
+    """Issue 6's bar: a cache-hit route at 1.5× the nginx plain proxy or more."""
+    ratio = summary["gatehouse_cache"]["ratio"]
+    if ratio is None:
+        return "–"
+    verdict = "meets" if ratio >= 1.5 else "does NOT meet"
+    return f"Cache-hit route {ratio:.2f}× the nginx proxy's req/s: {verdict} the 1.5× goal."
+
+
 def median_table(summary):
     header = ["target", "req/s (median)", "p50 ms", "p99 ms", "vs nginx proxy", "vs stock Pingora",
               "CPU s / 10k req",
@@ -218,6 +228,7 @@ load:          {meta['CMD_WRK']}
 {median_table(summary)}
 
 {auth_cost(summary)}
+{cache_gain(summary)}
 
 ## Per round
 {rounds_table(runs)}
@@ -251,6 +262,7 @@ def main():
           f"medians of {meta['ROUNDS']} interleaved rounds")
     print(median_table(summary))
     print(auth_cost(summary))
+    print(cache_gain(summary))
     for w in warnings:
         print("WARNING:", w)
     for e in errors:

@@ -3,6 +3,7 @@
 #   (a) the nginx upstream directly, (b) nginx as a plain reverse proxy, (c) Gatehouse (bare route),
 #   (d) stock Pingora (examples/stock_pingora.rs: the leanest stock Pingora proxy, no gateway work),
 #   (e) Gatehouse with API-key auth, (f) Gatehouse with JWT (RS256) auth (issue 4),
+#   (g) Gatehouse answering from its response cache (issue 6; every measured request a hit),
 # interleaved over several rounds so that machine noise hits all targets alike.
 # Writes bench/RESULTS.md and prints a median table. Run as root on Debian 12: `bash bench/e2e.sh`.
 #
@@ -214,6 +215,13 @@ base_path = "/jwt"
 cluster = "bench"
 auth = ["jwt"]
 
+[[api]]
+name = "bench-cache"
+base_path = "/cache"
+cluster = "bench"
+# The nginx upstream sends no Cache-Control: default_ttl makes its answer storable.
+cache = { enabled = true, default_ttl = "1h" }
+
 [[consumer]]
 name = "bench"
 api_keys = ["$KEY_HASH"]
@@ -257,6 +265,7 @@ URL_GH="http://127.0.0.1:$P_GH/"
 URL_SP="http://127.0.0.1:$P_SP/"
 URL_GHKEY="http://127.0.0.1:$P_GH/key/"
 URL_GHJWT="http://127.0.0.1:$P_GH/jwt/"
+URL_GHCACHE="http://127.0.0.1:$P_GH/cache/"
 HDR_KEY="X-API-Key: $API_KEY"
 HDR_JWT="Authorization: Bearer $JWT"
 
@@ -282,6 +291,10 @@ wait_200 gatehouse "$URL_GH" "$PID_GH"
 wait_200 stockpingora "$URL_SP" "$PID_SP"
 wait_200 gatehouse_key "$URL_GHKEY" "$PID_GH" "$HDR_KEY"
 wait_200 gatehouse_jwt "$URL_GHJWT" "$PID_GH" "$HDR_JWT"
+wait_200 gatehouse_cache "$URL_GHCACHE" "$PID_GH"
+# The first probe filled the cache; make sure what we measure is a hit.
+wait_200 gatehouse_cache "$URL_GHCACHE" "$PID_GH"
+grep -qi '^cache-status: gatehouse; hit' "$WORK/gatehouse_cache.probe-headers" || die "the cache route does not hit"
 # The bare job includes the request id on the response: make sure we benchmark that path.
 grep -qi '^x-request-id:' "$WORK/gatehouse.probe-headers" || die "gatehouse response lacks X-Request-Id"
 
@@ -302,12 +315,12 @@ cpu_ticks() { # $1 = pid -> "utime stime"
 
 RAW="$WORK/raw"; mkdir -p "$RAW"
 WRK=("${PIN_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS")
-TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt stockpingora)
+TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt gatehouse_cache stockpingora)
 NT=${#TARGETS[@]}
 declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH [stockpingora]=$URL_SP
-    [gatehouse_key]=$URL_GHKEY [gatehouse_jwt]=$URL_GHJWT)
+    [gatehouse_key]=$URL_GHKEY [gatehouse_jwt]=$URL_GHJWT [gatehouse_cache]=$URL_GHCACHE)
 declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH [stockpingora]=$PID_SP
-    [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH)
+    [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH [gatehouse_cache]=$PID_GH)
 declare -A HDR=([gatehouse_key]=$HDR_KEY [gatehouse_jwt]=$HDR_JWT)
 
 # Other work on this small machine (a parallel cargo build, say) skews every number: sample how
@@ -392,7 +405,7 @@ PIN=$PIN
 CMD_WRK=${WRK[*]} -d${DURATION}s --latency URL
 CMD_UPSTREAM=${PIN_LOAD[*]} nginx -p DIR -c nginx.conf   (1 worker, return 200, ${#BODY}+1-byte body)
 CMD_NGINXPROXY=${PIN_PROXY[*]} nginx -p DIR -c nginx.conf   (1 worker, keepalive 64, proxy_http_version 1.1)
-CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H)
+CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H, cache hits /cache/)
 CMD_STOCKPINGORA=${PIN_PROXY[*]} target/release/examples/stock_pingora 127.0.0.1:PORT 127.0.0.1:UPSTREAM_PORT 1   (listen, upstream, threads)
 EOF
 cp "$WORK/nginxproxy/nginx.conf" "$RAW/nginxproxy.conf"

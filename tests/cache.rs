@@ -430,3 +430,20 @@ fn check_names_bad_cache_keys() {
     let good = format!("{up}\n[[api]]\nname = \"a\"\ncluster = \"c\"\ncache = {{ enabled = true, default_ttl = \"30s\" }}\n\n[cache]\nmax_size = \"64MiB\"\n");
     assert_eq!(common::check_config(&good).0, Some(0));
 }
+
+#[tokio::test]
+async fn the_store_survives_a_reload_and_head_uses_it() {
+    let up = Upstream::start("u").await;
+    let g = gw(&up, CACHED).await;
+    let h = [("x-echo-header", "Cache-Control: max-age=60")];
+    let first = get(&g, "/keep", &h).await;
+    g.rewrite(&simple_config(&[&up], "", &format!("{CACHED}\ntitle = \"reloaded\"")));
+    assert_eq!(g.admin_post("/reload").await.status, 200);
+    let after = get(&g, "/keep", &h).await;
+    assert!(status_of(&after).contains("hit"), "{}", status_of(&after));
+    assert_eq!(upstream_request_id(&after), upstream_request_id(&first));
+    let head = g.send("HEAD", "/keep", &h, b"").await;
+    assert_eq!(head.status, 200);
+    assert!(status_of(&head).contains("hit") && head.body.is_empty());
+    assert_eq!(up.requests(), 1);
+}
