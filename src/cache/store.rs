@@ -267,3 +267,64 @@ impl HandleMiss for Fill {
         Ok(MissFinishType::Created(size))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pingora_cache::trace::Span;
+    use pingora_http::ResponseHeader;
+    use std::time::{Duration, SystemTime};
+
+    fn meta() -> CacheMeta {
+        let now = SystemTime::now();
+        CacheMeta::new(now + Duration::from_secs(60), now, 0, 0, ResponseHeader::build(200, None).unwrap())
+    }
+
+    async fn fill(store: &'static MemStore, key: &CacheKey, body: &'static [u8]) {
+        let t = Span::inactive().handle();
+        let mut miss = store.get_miss_handler(key, &meta(), &t).await.unwrap();
+        miss.write_body(Bytes::from_static(body), true).await.unwrap();
+        miss.finish().await.unwrap();
+    }
+
+    async fn body_of(store: &'static MemStore, key: &CacheKey) -> Option<Bytes> {
+        let (_, mut hit) = store.lookup(key, &Span::inactive().handle()).await.unwrap()?;
+        hit.read_body().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn variants_purges_and_accounting() {
+        let store: &'static MemStore = Box::leak(Box::default());
+        store.max_object_size.store(1 << 20, Relaxed);
+        let a = CacheKey::new("http://h/a", "");
+        let mut a_de = a.clone();
+        a_de.set_variance_key(pingora_cache::key::hash_key("de"));
+        let b = CacheKey::new("http://h/b\nalice", "");
+        fill(store, &a, b"en").await;
+        fill(store, &a_de, b"de").await;
+        fill(store, &b, b"bee").await;
+        assert_eq!(body_of(store, &a).await.as_deref(), Some(&b"en"[..]));
+        assert_eq!(body_of(store, &a_de).await.as_deref(), Some(&b"de"[..]));
+        assert_eq!(store.objects(), 3);
+        // A purge by URL takes every variant; the consumer part is not part of the URL.
+        assert_eq!(store.purge_where(|u| u == "http://h/a").len(), 2);
+        assert!(body_of(store, &a_de).await.is_none());
+        assert_eq!(store.purge_where(|u| u.starts_with("http://h/")).len(), 1);
+        assert_eq!((store.objects(), store.bytes()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_or_oversized_fill_stores_nothing() {
+        let store: &'static MemStore = Box::leak(Box::default());
+        store.max_object_size.store(4, Relaxed);
+        let k = CacheKey::new("http://h/x", "");
+        let t = Span::inactive().handle();
+        let mut miss = store.get_miss_handler(&k, &meta(), &t).await.unwrap();
+        miss.write_body(Bytes::from_static(b"abc"), false).await.unwrap();
+        assert!(body_of(store, &k).await.is_none(), "not visible before finish");
+        assert!(miss.write_body(Bytes::from_static(b"de"), true).await.is_err(), "over max_object_size");
+        drop(miss);
+        assert!(body_of(store, &k).await.is_none());
+        assert_eq!(store.bytes(), 0);
+    }
+}
