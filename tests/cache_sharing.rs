@@ -162,8 +162,9 @@ async fn max_size_evicts_and_keeps_within_bound() {
         value(&m, "gatehouse_cache_evictions_total ") > 0.0 && value(&m, "gatehouse_cache_bytes ") <= 4096.0
     })
     .await;
-    // The most recent object is still there.
-    assert!(status_of(&get(&g, "/e/29", &h).await).contains("hit"));
+    // Still caching after evictions (which entry goes is pingora's sharded, approximate LRU).
+    let m = g.metrics().await;
+    assert!(value(&m, "gatehouse_cache_objects ") >= 2.0, "{m}");
 }
 
 #[test]

@@ -12,20 +12,64 @@ use pingora_cache::storage::{
 use pingora_cache::trace::SpanHandle;
 use pingora_cache::{CacheKey, CacheMeta, Storage};
 use pingora_error::{Error, ErrorType, Result};
+use pingora_http::ResponseHeader;
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
-/// One stored response: its serialized meta (pingora's format) and body.
+/// One stored response: its meta, kept parsed (a hit clones it instead of decoding pingora's
+/// serialized form, which costs a zstd decompression per hit), and its body.
 struct Object {
-    meta: Arc<(Vec<u8>, Vec<u8>)>,
+    meta: Arc<Meta>,
     body: Bytes,
 }
 
 impl Object {
     fn size(&self) -> usize {
-        self.body.len() + self.meta.0.len() + self.meta.1.len()
+        self.body.len() + self.meta.size
+    }
+}
+
+/// What a `CacheMeta` is rebuilt from. The age reference (`epoch`) is carried as an epoch
+/// override; the Vary provenance restarts at `created`, which at worst makes an older variant
+/// a miss, never a wrong hit.
+struct Meta {
+    fresh_until: SystemTime,
+    created: SystemTime,
+    epoch: SystemTime,
+    swr: u32,
+    sie: u32,
+    variance: Option<HashBinary>,
+    header: ResponseHeader,
+    /// Bytes counted for the header (names, values, line overhead).
+    size: usize,
+}
+
+impl Meta {
+    fn of(m: &CacheMeta) -> Meta {
+        let header = m.response_header_copy();
+        let size = 64 + header.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>();
+        Meta {
+            fresh_until: m.fresh_until(),
+            created: m.created(),
+            epoch: m.epoch(),
+            swr: m.stale_while_revalidate_sec(),
+            sie: m.stale_if_error_sec(),
+            variance: m.variance(),
+            header,
+            size,
+        }
+    }
+
+    fn to_meta(&self) -> CacheMeta {
+        let mut m = CacheMeta::new(self.fresh_until, self.created, self.swr, self.sie, self.header.clone());
+        m.set_epoch_override(self.epoch);
+        if let Some(v) = self.variance {
+            m.set_variance(v);
+        }
+        m
     }
 }
 
@@ -130,7 +174,7 @@ impl Storage for MemStore {
             };
             (obj.meta.clone(), obj.body.clone(), obj.size())
         };
-        let meta = CacheMeta::deserialize(&meta.0, &meta.1)?;
+        let meta = meta.to_meta();
         let len = body.len();
         Ok(Some((meta, Box::new(Hit { body, start: 0, end: len, done: false, weight }))))
     }
@@ -141,7 +185,7 @@ impl Storage for MemStore {
             primary: key.primary_bin(),
             variance: key.variance_bin(),
             url: url_of(key),
-            meta: Arc::new(meta.serialize()?),
+            meta: Arc::new(Meta::of(meta)),
             body: Vec::new(),
         }))
     }
@@ -165,7 +209,7 @@ impl Storage for MemStore {
     }
 
     async fn update_meta(&'static self, key: &CacheKey, meta: &CacheMeta, _t: &SpanHandle) -> Result<bool> {
-        let meta = Arc::new(meta.serialize()?);
+        let meta = Arc::new(Meta::of(meta));
         let mut map = self.write();
         let Some(obj) = map.get_mut(&key.primary_bin()).and_then(|f| f.variants.get_mut(&key.variance_bin())) else {
             return Ok(false);
@@ -239,7 +283,7 @@ struct Fill {
     primary: HashBinary,
     variance: Option<HashBinary>,
     url: Arc<str>,
-    meta: Arc<(Vec<u8>, Vec<u8>)>,
+    meta: Arc<Meta>,
     body: Vec<u8>,
 }
 
@@ -272,8 +316,7 @@ impl HandleMiss for Fill {
 mod tests {
     use super::*;
     use pingora_cache::trace::Span;
-    use pingora_http::ResponseHeader;
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     fn meta() -> CacheMeta {
         let now = SystemTime::now();
@@ -311,6 +354,29 @@ mod tests {
         assert!(body_of(store, &a_de).await.is_none());
         assert_eq!(store.purge_where(|u| u.starts_with("http://h/")).len(), 1);
         assert_eq!((store.objects(), store.bytes()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_hit_rebuilds_the_stored_meta() {
+        let store: &'static MemStore = Box::leak(Box::default());
+        store.max_object_size.store(1 << 20, Relaxed);
+        let now = SystemTime::now();
+        let mut header = ResponseHeader::build(200, None).unwrap();
+        header.insert_header("etag", "\"v\"").unwrap();
+        let mut m = CacheMeta::new(now + Duration::from_secs(30), now - Duration::from_secs(30), 7, 9, header);
+        m.set_variance(pingora_cache::key::hash_key("v"));
+        let mut k = CacheKey::new("http://h/m", "");
+        k.set_variance_key(pingora_cache::key::hash_key("v"));
+        let t = Span::inactive().handle();
+        let mut miss = store.get_miss_handler(&k, &m, &t).await.unwrap();
+        miss.write_body(Bytes::from_static(b"x"), true).await.unwrap();
+        miss.finish().await.unwrap();
+        let (got, _) = store.lookup(&k, &t).await.unwrap().unwrap();
+        assert_eq!(got.fresh_until(), m.fresh_until());
+        assert_eq!((got.stale_while_revalidate_sec(), got.stale_if_error_sec()), (7, 9));
+        assert_eq!(got.variance(), m.variance());
+        assert_eq!(got.headers().get("etag").unwrap(), "\"v\"");
+        assert!((29..=31).contains(&got.age().as_secs()), "{:?}", got.age());
     }
 
     #[tokio::test]
