@@ -23,7 +23,11 @@ pub fn build(url: String, consumer: Option<&str>) -> CacheKey {
         primary.push(b'\n');
         primary.extend_from_slice(c.as_bytes());
     }
-    CacheKey::new(primary, "")
+    let mut key = CacheKey::new(primary, "");
+    // Pingora re-hashes the primary key at every use (lookup, lock, eviction); hash it once.
+    let hash = pingora_cache::key::CacheHashKey::primary_bin(&key);
+    key.set_primary_bin_override(hash);
+    key
 }
 
 #[cfg(test)]
