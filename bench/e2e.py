@@ -22,6 +22,7 @@ TARGETS = [
     ("gatehouse_jwt", "(f) Gatehouse JWT RS256"),
     ("gatehouse_limit", "(g) Gatehouse local rate limit"),
     ("gatehouse_redis", "(h) Gatehouse Redis rate limit"),
+    ("gatehouse_cache", "(i) Gatehouse cache hit"),
     ("stockpingora", "(d) stock Pingora"),
 ]
 BASELINE = "nginxproxy"
@@ -149,6 +150,15 @@ def limit_cost(summary):
             f"(one Redis round trip per request).")
 
 
+def cache_gain(summary):
+    """Issue 6's bar: a cache-hit route at 1.5× the nginx plain proxy or more."""
+    ratio = summary["gatehouse_cache"]["ratio"]
+    if ratio is None:
+        return "–"
+    verdict = "meets" if ratio >= 1.5 else "does NOT meet"
+    return f"Cache-hit route {ratio:.2f}× the nginx proxy's req/s: {verdict} the 1.5× goal."
+
+
 def median_table(summary):
     header = ["target", "req/s (median)", "p50 ms", "p99 ms", "vs nginx proxy", "vs stock Pingora",
               "CPU s / 10k req",
@@ -237,6 +247,7 @@ load:          {meta['CMD_WRK']}
 {median_table(summary)}
 
 {auth_cost(summary)}
+{cache_gain(summary)}
 
 {limit_cost(summary)}
 
@@ -276,6 +287,7 @@ def main():
     print(median_table(summary))
     print(auth_cost(summary))
     print(limit_cost(summary))
+    print(cache_gain(summary))
     for w in warnings:
         print("WARNING:", w)
     for e in errors:

@@ -5,6 +5,7 @@
 #   (e) Gatehouse with API-key auth, (f) Gatehouse with JWT (RS256) auth (issue 4),
 #   (g) Gatehouse with a local rate limit, (h) the same limit on Redis (a second Gatehouse
 #   process with `[limits] backend = "redis"`, and a redis-server on the load CPU) (issue 5),
+#   (i) Gatehouse answering from its response cache (issue 6; every measured request a hit),
 # interleaved over several rounds so that machine noise hits all targets alike.
 # Writes bench/RESULTS.md and prints a median table. Run as root on Debian 12: `bash bench/e2e.sh`.
 #
@@ -224,6 +225,13 @@ cluster = "bench"
 # Never reached at bench load: every request pays the full decision and its headers.
 limits = [{ rate = "1000000/s", key = "ip" }]
 
+[[api]]
+name = "bench-cache"
+base_path = "/cache"
+cluster = "bench"
+# The nginx upstream sends no Cache-Control: default_ttl makes its answer storable.
+cache = { enabled = true, default_ttl = "1h" }
+
 [[consumer]]
 name = "bench"
 api_keys = ["$KEY_HASH"]
@@ -285,6 +293,7 @@ URL_GHKEY="http://127.0.0.1:$P_GH/key/"
 URL_GHJWT="http://127.0.0.1:$P_GH/jwt/"
 URL_GHLIM="http://127.0.0.1:$P_GH/limit/"
 URL_GHRLIM="http://127.0.0.1:$P_GHR/limit/"
+URL_GHCACHE="http://127.0.0.1:$P_GH/cache/"
 HDR_KEY="X-API-Key: $API_KEY"
 HDR_JWT="Authorization: Bearer $JWT"
 
@@ -317,6 +326,10 @@ for t in gatehouse_limit gatehouse_redis; do
     grep -qi '^ratelimit:' "$WORK/$t.probe-headers" || die "$t response lacks RateLimit: not limited"
 done
 redis-cli -p "$P_RD" INFO commandstats | grep -q '^cmdstat_evalsha:' || die "Redis ran no limit script"
+wait_200 gatehouse_cache "$URL_GHCACHE" "$PID_GH"
+# The first probe filled the cache; make sure what we measure is a hit.
+wait_200 gatehouse_cache "$URL_GHCACHE" "$PID_GH"
+grep -qi '^cache-status: gatehouse; hit' "$WORK/gatehouse_cache.probe-headers" || die "the cache route does not hit"
 # The bare job includes the request id on the response: make sure we benchmark that path.
 grep -qi '^x-request-id:' "$WORK/gatehouse.probe-headers" || die "gatehouse response lacks X-Request-Id"
 
@@ -337,13 +350,14 @@ cpu_ticks() { # $1 = pid -> "utime stime"
 
 RAW="$WORK/raw"; mkdir -p "$RAW"
 WRK=("${PIN_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS")
-TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt gatehouse_limit gatehouse_redis stockpingora)
+TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt gatehouse_limit gatehouse_redis gatehouse_cache stockpingora)
 NT=${#TARGETS[@]}
 declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH [stockpingora]=$URL_SP
     [gatehouse_key]=$URL_GHKEY [gatehouse_jwt]=$URL_GHJWT [gatehouse_limit]=$URL_GHLIM
-    [gatehouse_redis]=$URL_GHRLIM)
+    [gatehouse_redis]=$URL_GHRLIM [gatehouse_cache]=$URL_GHCACHE)
 declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH [stockpingora]=$PID_SP
-    [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH [gatehouse_limit]=$PID_GH [gatehouse_redis]=$PID_GHR)
+    [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH [gatehouse_limit]=$PID_GH [gatehouse_redis]=$PID_GHR
+    [gatehouse_cache]=$PID_GH)
 declare -A HDR=([gatehouse_key]=$HDR_KEY [gatehouse_jwt]=$HDR_JWT)
 
 # Other work on this small machine (a parallel cargo build, say) skews every number: sample how
@@ -428,7 +442,7 @@ PIN=$PIN
 CMD_WRK=${WRK[*]} -d${DURATION}s --latency URL
 CMD_UPSTREAM=${PIN_LOAD[*]} nginx -p DIR -c nginx.conf   (1 worker, return 200, ${#BODY}+1-byte body)
 CMD_NGINXPROXY=${PIN_PROXY[*]} nginx -p DIR -c nginx.conf   (1 worker, keepalive 64, proxy_http_version 1.1)
-CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H, local rate limit /limit/; a second process with [limits] backend = "redis" for the Redis row)
+CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H, local rate limit /limit/, cache hits /cache/; a second process with [limits] backend = "redis" for the Redis row)
 CMD_REDIS=${PIN_LOAD[*]} redis-server --port PORT --save "" --appendonly no   (its CPU is not in the Redis row's CPU columns)
 CMD_STOCKPINGORA=${PIN_PROXY[*]} target/release/examples/stock_pingora 127.0.0.1:PORT 127.0.0.1:UPSTREAM_PORT 1   (listen, upstream, threads)
 EOF

@@ -1,7 +1,9 @@
 //! A small HTTP/1.1 echo server: the upstream `make run` starts for the demo API, and the
 //! upstream the integration tests run on port 0. It answers with JSON describing the request
 //! it received. Headers let a caller steer it: `x-echo-status: 503`, `x-echo-delay-ms: 200`,
-//! `x-echo-reset: 1` (close the connection with a TCP reset, no response). A request with
+//! `x-echo-reset: 1` (close the connection with a TCP reset, no response),
+//! `x-echo-header: Name: value` (repeatable; added to the response, e.g. `Cache-Control`),
+//! `x-echo-etag: "v1"` (sent as `ETag`; a matching `If-None-Match` gets `304`). A request with
 //! `Upgrade: websocket` gets `101` (its headers as JSON in `x-echo-headers`) and then every
 //! byte is echoed back raw (no frame parsing).
 
@@ -171,20 +173,47 @@ pub async fn connection<S: EchoIo>(mut stream: S, state: Arc<EchoState>) {
             (status, json!({ "upstream": state.name, "method": method, "path": path, "headers": hdrs, "body": body }))
         };
         let payload = serde_json::to_vec(&payload).unwrap_or_default();
+        let (extra, not_modified) = steered_headers(&hdrs);
+        let (status, length) = if not_modified { (304, 0) } else { (status, payload.len()) };
         let head = format!(
-            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-upstream: {}\r\n{}\r\n",
-            payload.len(),
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {length}\r\nx-upstream: {}\r\n{extra}{}\r\n",
             state.name,
             if close { "connection: close\r\n" } else { "" }
         );
         let mut out = head.into_bytes();
-        if method != "HEAD" {
+        if method != "HEAD" && !not_modified {
             out.extend_from_slice(&payload);
         }
         if stream.write_all(&out).await.is_err() || close {
             return;
         }
     }
+}
+
+/// Response header lines asked for by `x-echo-header` / `x-echo-etag`, and whether the
+/// request's `If-None-Match` matches that ETag (a 304 then).
+fn steered_headers(hdrs: &Map<String, Value>) -> (String, bool) {
+    let values = |k: &str| -> Vec<String> {
+        match hdrs.get(k) {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut extra = String::new();
+    for h in values("x-echo-header") {
+        if h.contains(':') && !h.contains(['\r', '\n']) {
+            extra.push_str(&h);
+            extra.push_str("\r\n");
+        }
+    }
+    let mut not_modified = false;
+    if let Some(etag) = values("x-echo-etag").into_iter().next() {
+        extra.push_str(&format!("etag: {etag}\r\n"));
+        not_modified =
+            values("if-none-match").iter().any(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    }
+    (extra, not_modified)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -33,6 +33,8 @@ pub struct Metrics {
     pub ratelimit_backend_errors: IntCounterVec,
     /// Time of one backend round trip (Redis) for all limits of a request.
     pub ratelimit_backend_duration: Histogram,
+    /// JSON body edits not made, by `direction` and `reason` (`too_large`, `invalid_json`).
+    pub json_skipped: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -87,10 +89,16 @@ impl Metrics {
                 .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]),
         )
         .expect("static metric definition");
+        let json_skipped = IntCounterVec::new(
+            Opts::new("gatehouse_json_transform_skipped_total", "JSON body edits not made, by direction and reason"),
+            &["direction", "reason"],
+        )
+        .expect("static metric definition");
         for c in [
             Box::new(ratelimit.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(ratelimit_backend_errors.clone()),
             Box::new(ratelimit_backend_duration.clone()),
+            Box::new(json_skipped.clone()),
             Box::new(requests.clone()),
             Box::new(request_duration.clone()),
             Box::new(upstream_duration.clone()),
@@ -113,6 +121,7 @@ impl Metrics {
             ratelimit,
             ratelimit_backend_errors,
             ratelimit_backend_duration,
+            json_skipped,
         }
     }
 

@@ -38,6 +38,8 @@ pub struct Shared {
     pub limits: Arc<crate::limits::local::LocalStore>,
     /// The Redis connection of `[limits] backend = "redis"`, kept while the URL is unchanged.
     pub redis: crate::limits::RedisSlot,
+    /// The response cache: its objects outlive any one config.
+    pub cache: Arc<crate::cache::Cache>,
 }
 
 /// Request limits and hygiene settings from `[server]`.
@@ -51,6 +53,8 @@ pub struct Settings {
     pub ip_rules: Option<crate::plugins::ip::IpRules>,
     pub header_read_timeout: std::time::Duration,
     pub max_conns_per_ip: Option<u32>,
+    /// `json_transform_limit`: bodies buffered for JSON edits at most.
+    pub json_limit: usize,
 }
 
 pub struct Api {
@@ -63,6 +67,8 @@ pub struct Api {
     pub hosts: Vec<String>,
     pub cluster: Arc<Cluster>,
     pub metrics: ApiMetrics,
+    /// Response compression (`[server] compression`, or the API's own table); `None` = off.
+    pub compression: Option<Arc<crate::proxy::compress::Compression>>,
 }
 
 pub struct Route {
@@ -75,6 +81,10 @@ pub struct Route {
     pub chain: Chain,
     /// Set on the switch route of versions sharing a base path (`proxy/versions.rs`).
     pub versions: Option<Arc<crate::proxy::versions::Versions>>,
+    /// `json_set` / `json_remove` on request and response bodies.
+    pub body: crate::plugins::json_body::BodyEdits,
+    /// Response caching for this route (`cache.enabled`), `None` = off.
+    pub cache: Option<Arc<crate::cache::RouteCache>>,
 }
 
 pub struct Runtime {
@@ -92,6 +102,8 @@ pub struct Runtime {
     pub limits: Arc<crate::limits::Backend>,
     pub loaded_at: SystemTime,
     pub source: std::path::PathBuf,
+    /// `[cache]`, applied to the shared store by the requests that use it.
+    pub cache: crate::cache::Settings,
 }
 
 impl Runtime {
@@ -205,6 +217,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             cluster: cluster.clone(),
             metrics: shared.metrics.api(&a.name),
             vary: in_family.then(|| http::HeaderValue::from_str(&a.version_header).ok()).flatten(),
+            compression: crate::proxy::compress::Compression::build(&cfg.server.compression, a.compression.as_ref()),
         });
         apis.push(api.clone());
         let mut api_plugins = api_plugins(a, &format!("api[{i}]"), &mut errors);
@@ -262,6 +275,10 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                 Ok(None) => {}
                 Err(e) => errors.push(ConfigError::new(key.clone(), e)),
             }
+            let body = crate::plugins::json_body::BodyEdits::build(a, rc).unwrap_or_else(|e| {
+                errors.push(ConfigError::new(key.clone(), e));
+                Default::default()
+            });
             let route = Arc::new(Route {
                 api: api.clone(),
                 pattern: pattern.clone(),
@@ -269,6 +286,8 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                 strip,
                 chain: Chain::new(plugins),
                 versions: None,
+                body,
+                cache: crate::cache::RouteCache::build(a.cache.as_ref(), rc.and_then(|r| r.cache.as_ref())),
             });
             let target = if in_family { version_routers.entry(i).or_default() } else { &mut router };
             if let Err(e) = target.insert(&a.hosts, &pattern, exact, methods, route) {
@@ -297,6 +316,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
     if !errors.is_empty() {
         return Err(errors);
     }
+    shared.cache.register_metrics(&shared.metrics.registry);
     let s = &cfg.server;
     Ok(Runtime {
         router,
@@ -311,6 +331,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             ip_rules: crate::plugins::ip::IpRules::new(&s.ip_allow, &s.ip_deny),
             header_read_timeout: s.header_read_timeout.0,
             max_conns_per_ip: s.max_conns_per_ip,
+            json_limit: usize::try_from(s.json_transform_limit.0).unwrap_or(usize::MAX),
         },
         tls,
         unrouted: shared.metrics.api("-"),
@@ -318,6 +339,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         limits: backend,
         loaded_at: SystemTime::now(),
         source: loaded.file.clone(),
+        cache: crate::cache::Settings::build(cfg),
     })
 }
 

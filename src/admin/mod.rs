@@ -6,6 +6,7 @@
 //! Errors are problem+json (`problem.rs`).
 
 pub mod adaptor;
+mod cache;
 mod handlers;
 pub mod problem;
 
@@ -74,6 +75,7 @@ pub fn routes() -> Routes {
         .add(Method::GET, "/clusters", clusters)
         .add(Method::POST, "/reload", reload)
         .add(Method::GET, "/openapi.json", openapi)
+        .add(Method::DELETE, "/cache", cache::purge)
 }
 
 /// The whole admin router: routes, 404 fallback, token check, problem rendering (outermost).

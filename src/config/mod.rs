@@ -2,6 +2,8 @@
 //! and hand a `Config` to `runtime::build`.
 
 pub mod auth;
+pub mod cache;
+pub mod compression;
 pub mod lifecycle;
 pub mod limits;
 pub mod model;

@@ -3,6 +3,8 @@
 //! checked in `validate.rs`.
 
 pub use super::auth::{AuthMethod, ConsumerConfig, JwtIssuerConfig};
+pub use super::cache::{ApiCacheConfig, CacheConfig};
+pub use super::compression::CompressionConfig;
 pub use super::lifecycle::{ApiStatus, Moment};
 pub use super::limits::{
     LimitConfig, LimitKey, LimitsBackend, LimitsConfig, OnBackendError, PlanConfig, Quota, QuotaWindow, Rate,
@@ -24,6 +26,7 @@ pub struct Config {
     pub jwt_issuers: Vec<JwtIssuerConfig>,
     pub plans: Vec<PlanConfig>,
     pub limits: LimitsConfig,
+    pub cache: CacheConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,6 +58,10 @@ pub struct ServerConfig {
     pub upstream_keepalive_pool: usize,
     /// `[[server.tls]]`: TLS listeners; entries with the same `listen` share one listener.
     pub tls: Vec<TlsListenerConfig>,
+    /// Largest body buffered for `json_set`/`json_remove`; bigger ones pass unchanged.
+    pub json_transform_limit: ByteSize,
+    /// Response compression by `Accept-Encoding` (an API's table replaces this one).
+    pub compression: CompressionConfig,
 }
 
 /// One `[[server.tls]]` entry: an address and one certificate (`cert` + `key`) and/or a
@@ -97,6 +104,8 @@ impl Default for ServerConfig {
             access_log: "stdout".into(),
             upstream_keepalive_pool: 1024,
             tls: Vec::new(),
+            json_transform_limit: ByteSize(1 << 20),
+            compression: CompressionConfig::default(),
         }
     }
 }
@@ -249,6 +258,12 @@ pub struct HeaderRewrite {
     pub set_headers: BTreeMap<String, String>,
     #[serde(default)]
     pub remove_headers: Vec<String>,
+    /// JSON Pointer (RFC 6901) → value, set in JSON bodies.
+    #[serde(default)]
+    pub json_set: BTreeMap<String, serde_json::Value>,
+    /// JSON Pointers removed from JSON bodies.
+    #[serde(default)]
+    pub json_remove: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -286,6 +301,10 @@ pub struct ApiConfig {
     pub plan: Option<String>,
     #[serde(default)]
     pub limits: Vec<LimitConfig>,
+    /// Response caching (off unless `enabled`).
+    pub cache: Option<ApiCacheConfig>,
+    /// Replaces `[server] compression` for this API.
+    pub compression: Option<CompressionConfig>,
     /// Lifecycle (`config/lifecycle.rs`): `active` (default), `deprecated`, `retired`.
     #[serde(default)]
     pub status: ApiStatus,
@@ -359,4 +378,6 @@ pub struct RouteConfig {
     /// Limits of this route, checked with the API's.
     #[serde(default)]
     pub limits: Vec<LimitConfig>,
+    /// Replaces the API's `cache` table for this route.
+    pub cache: Option<ApiCacheConfig>,
 }

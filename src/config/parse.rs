@@ -15,7 +15,7 @@ pub struct SeenNames {
     pub clusters: BTreeSet<String>,
 }
 
-const TOP_LEVEL: &[&str] = &["server", "admin", "cluster", "api", "consumer", "jwt_issuer", "plan", "limits"];
+const TOP_LEVEL: &[&str] = &["server", "admin", "cluster", "api", "consumer", "jwt_issuer", "plan", "limits", "cache"];
 
 pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>), ConfigError> {
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
@@ -50,6 +50,11 @@ pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>
             "limits" => {
                 if let Some(l) = lenient::<LimitsConfig>("limits", value, &mut errors) {
                     cfg.limits = l;
+                }
+            }
+            "cache" => {
+                if let Some(c) = lenient::<CacheConfig>("cache", value, &mut errors) {
+                    cfg.cache = c;
                 }
             }
             other => {

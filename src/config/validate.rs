@@ -19,6 +19,7 @@ pub fn validate(cfg: &Config, seen: &SeenNames, errors: &mut Vec<ConfigError>) {
     super::auth::validate(cfg, &mut err);
     super::limits::validate(cfg, &mut err);
     super::lifecycle::validate(cfg, &mut err);
+    super::cache::validate(cfg, &mut err);
     let mut names = BTreeSet::new();
     for (i, c) in cfg.clusters.iter().enumerate() {
         cluster(c, &format!("cluster[{i}]"), &mut err);
@@ -328,6 +329,16 @@ fn rewrite(r: Option<&HeaderRewrite>, p: &str, err: &mut Err) {
     for (i, name) in r.remove_headers.iter().enumerate() {
         if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
             err(format!("{p}.remove_headers[{i}]"), format!("{name:?} is not a valid header name"));
+        }
+    }
+    for ptr in r.json_set.keys() {
+        if let Err(m) = crate::plugins::json_body::parse_pointer(ptr) {
+            err(format!("{p}.json_set.{ptr}"), m);
+        }
+    }
+    for (i, ptr) in r.json_remove.iter().enumerate() {
+        if let Err(m) = crate::plugins::json_body::parse_pointer(ptr) {
+            err(format!("{p}.json_remove[{i}]"), m);
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cors;
 pub mod headers;
 pub mod ip;
+pub mod json_body;
 pub mod lifecycle;
 pub mod rate_limit;
 

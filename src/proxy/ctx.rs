@@ -44,6 +44,14 @@ pub struct RequestCtx {
     pub answer_headers: Vec<(http::HeaderName, HeaderValue)>,
     /// A concurrency-limit slot, given back when the context is dropped (however the request ends).
     pub in_flight: Option<crate::limits::InFlight>,
+    /// The request's dealings with the response cache.
+    pub cache: super::cache::CacheCtx,
+    /// The edited JSON request body (`json_set`/`json_remove`).
+    pub json_request: Option<bytes::Bytes>,
+    /// A JSON response body being collected for editing.
+    pub json_response: Option<super::body::Collecting>,
+    /// The encoder of a response being compressed.
+    pub compress: Option<super::compress::Encoder>,
 }
 
 impl RequestCtx {
@@ -70,6 +78,10 @@ impl RequestCtx {
             token: None,
             answer_headers: Vec::new(),
             in_flight: None,
+            cache: Default::default(),
+            json_request: None,
+            json_response: None,
+            compress: None,
         }
     }
 

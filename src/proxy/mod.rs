@@ -1,6 +1,9 @@
 //! The data plane: `Gateway` implements Pingora's `ProxyHttp`. Each hook delegates to a
 //! helper so the request's path through DESIGN §3 reads top to bottom.
 
+mod body;
+mod cache;
+pub mod compress;
 pub mod ctx;
 mod edit;
 mod forward;
@@ -38,7 +41,7 @@ impl ProxyHttp for Gateway {
         RequestCtx::new(self.runtime.load_full())
     }
 
-    /// No downstream modules: compression is not on the request path until it is configured.
+    /// No downstream modules: compression runs in this proxy's own hooks (`compress.rs`).
     fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
 
     async fn early_request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
@@ -49,6 +52,12 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        // PURGE is about the cache key, not a route: a path no route takes may still be stored.
+        if ctx.reject.as_ref().is_none_or(|p| matches!(p.status, 404 | 405))
+            && cache::purge(&self.shared.cache, session, ctx).await?
+        {
+            return Ok(true);
+        }
         if let Some(p) = ctx.reject.take() {
             respond::send(session, ctx, &p).await?;
             return Ok(true);
@@ -71,6 +80,10 @@ impl ProxyHttp for Gateway {
                 }
             }
         }
+        if let Err(p) = body::edit_request(session, ctx, &self.shared).await {
+            respond::send(session, ctx, &p).await?;
+            return Ok(true);
+        }
         Ok(false)
     }
 
@@ -78,9 +91,10 @@ impl ProxyHttp for Gateway {
         &self,
         _s: &mut Session,
         body: &mut Option<Bytes>,
-        _eos: bool,
+        eos: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        body::request_chunk(body, eos, ctx);
         if let Some(b) = body {
             ctx.body_bytes += b.len() as u64;
             if ctx.body_bytes > ctx.rt.settings.max_body_size {
@@ -88,6 +102,53 @@ impl ProxyHttp for Gateway {
             }
         }
         Ok(())
+    }
+
+    fn request_cache_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+        cache::enable(&self.shared.cache, session, ctx);
+        Ok(())
+    }
+
+    fn cache_key_callback(&self, session: &Session, ctx: &mut RequestCtx) -> Result<pingora_cache::CacheKey> {
+        cache::cache_key(session, ctx)
+    }
+
+    fn cache_miss(&self, session: &mut Session, ctx: &mut RequestCtx) {
+        cache::on_miss(ctx);
+        session.cache.cache_miss();
+    }
+
+    async fn cache_hit_filter(
+        &self,
+        session: &mut Session,
+        meta: &pingora_cache::CacheMeta,
+        _hit: &mut pingora_cache::HitHandler,
+        is_fresh: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<pingora_cache::ForcedFreshness>> {
+        Ok(cache::on_hit(session, meta, is_fresh, ctx))
+    }
+
+    fn response_cache_filter(
+        &self,
+        session: &Session,
+        resp: &ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<pingora_cache::RespCacheable> {
+        Ok(cache::cacheable(session, resp, ctx))
+    }
+
+    fn cache_vary_filter(
+        &self,
+        meta: &pingora_cache::CacheMeta,
+        ctx: &mut RequestCtx,
+        req: &RequestHeader,
+    ) -> Option<pingora_cache::key::HashBinary> {
+        cache::variance(meta, ctx, req)
+    }
+
+    fn should_serve_stale(&self, _s: &mut Session, _ctx: &mut RequestCtx, error: Option<&Error>) -> bool {
+        cache::serve_stale(error)
     }
 
     async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
@@ -139,15 +200,17 @@ impl ProxyHttp for Gateway {
         req: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        forward::upstream_request(session, req, ctx)
+        forward::upstream_request(session, req, ctx)?;
+        body::request_length(req, ctx)
     }
 
     async fn upstream_response_filter(
         &self,
-        _s: &mut Session,
-        _resp: &mut ResponseHeader,
+        session: &mut Session,
+        resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        body::start_response(session, resp, ctx, &self.shared);
         if let Some(t) = ctx.upstream_start {
             ctx.upstream_time = Some(t.elapsed());
         }
@@ -157,12 +220,41 @@ impl ProxyHttp for Gateway {
         Ok(())
     }
 
-    async fn response_filter(&self, _s: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
-        // The rate limiter's headers move in (replacing any from upstream) before the response
-        // plugins run, so a route's `remove_headers` can still drop them.
+    fn upstream_response_body_filter(
+        &self,
+        _s: &mut Session,
+        body: &mut Option<Bytes>,
+        eos: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        body::response_chunk(body, eos, ctx, &self.shared);
+        Ok(None)
+    }
+
+    fn response_body_filter(
+        &self,
+        _s: &mut Session,
+        body: &mut Option<Bytes>,
+        eos: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        compress::on_body(body, eos, ctx);
+        Ok(None)
+    }
+
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        cache::on_response(&self.shared.cache, session, resp, ctx)?;
+        compress::on_response(session, resp, ctx)?;
+        // The per-request headers (rate limits, lifecycle) move in (replacing any from upstream)
+        // before the response plugins run, so a route's `remove_headers` can still drop them.
         let answer_headers = std::mem::take(&mut ctx.answer_headers);
         let plugins = ctx.route.as_ref().map(|r| r.chain.response.as_slice()).unwrap_or_default();
-        // Room for the request id, two headers per plugin, and the limit headers.
+        // Room for the request id, two headers per plugin, and the per-request headers.
         edit::response(resp, 1 + plugins.len() * 2 + answer_headers.len(), |parts| {
             parts.headers.insert(forward::X_REQUEST_ID.clone(), ctx.request_id.clone());
             for (name, value) in answer_headers {
@@ -209,6 +301,9 @@ impl ProxyHttp for Gateway {
         let method = &session.req_header().method;
         let metrics = ctx.route.as_ref().map(|r| &r.api.metrics).unwrap_or(&ctx.rt.unrouted);
         metrics.count(method, status);
+        if let Some(o) = ctx.cache.outcome {
+            self.shared.cache.results.count(o);
+        }
         metrics.duration.observe(ctx.start.elapsed().as_secs_f64());
         if let Some(t) = ctx.upstream_time {
             metrics.upstream.observe(t.as_secs_f64());

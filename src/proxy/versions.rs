@@ -70,5 +70,7 @@ pub fn switch_route(default: Arc<Api>, versions: Versions) -> Route {
         strip: 0,
         chain: Default::default(),
         versions: Some(Arc::new(versions)),
+        body: Default::default(),
+        cache: None,
     }
 }

@@ -3,6 +3,7 @@
 //! HTTP/1.1 client that sends exactly the bytes a test writes.
 #![allow(dead_code)]
 
+pub mod cache;
 pub mod client;
 pub mod redis;
 pub mod tls;
