@@ -15,6 +15,7 @@ pub mod proxy;
 pub mod reload;
 pub mod runtime;
 pub mod server;
+pub mod store;
 pub mod tls;
 pub mod upgrade;
 pub mod upstream;

@@ -36,6 +36,8 @@ pub struct Shared {
     /// Limiter state (local backend), kept across reloads: a limit's cells are keyed by its
     /// identity and config, so an unchanged limit keeps its counts.
     pub limits: Arc<crate::limits::local::LocalStore>,
+    /// Consumers and keys from the management store, refreshed in the background.
+    pub store: Arc<crate::store::StoreState>,
 }
 
 /// Request limits and hygiene settings from `[server]`.
@@ -119,7 +121,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         }
     }
     let tls = crate::tls::load(loaded, &mut errors);
-    let auth = Arc::new(AuthShared::build(loaded, &shared.jwks, &mut errors));
+    let auth = Arc::new(AuthShared::build(loaded, &shared.jwks, &shared.store, &mut errors));
     let plans = Arc::new(crate::limits::Plans::build(loaded));
     let mut router = Router::default();
     let mut apis = Vec::new();

@@ -35,6 +35,7 @@ pub async fn status(State(st): St) -> Json<Value> {
         "apis": rt.apis.len(),
         "clusters": rt.clusters.len(),
         "requests_in_flight": st.shared.metrics.in_flight.get(),
+        "store": st.shared.store.health(),
     }))
 }
 

@@ -6,6 +6,7 @@
 //! Errors are problem+json (`problem.rs`).
 
 pub mod adaptor;
+mod consumers;
 mod handlers;
 pub mod problem;
 
@@ -74,6 +75,15 @@ pub fn routes() -> Routes {
         .add(Method::GET, "/clusters", clusters)
         .add(Method::POST, "/reload", reload)
         .add(Method::GET, "/openapi.json", openapi)
+        .add(Method::GET, "/consumers", consumers::list)
+        .add(Method::POST, "/consumers", consumers::create)
+        .add(Method::GET, "/consumers/{name}", consumers::get)
+        .add(Method::PATCH, "/consumers/{name}", consumers::patch)
+        .add(Method::DELETE, "/consumers/{name}", consumers::delete)
+        .add(Method::GET, "/consumers/{name}/keys", consumers::list_keys)
+        .add(Method::POST, "/consumers/{name}/keys", consumers::create_key)
+        .add(Method::DELETE, "/consumers/{name}/keys/{id}", consumers::delete_key)
+        .add(Method::POST, "/consumers/{name}/keys/{id}/rotate", consumers::rotate_key)
 }
 
 /// The whole admin router: routes, 404 fallback, token check, problem rendering (outermost).

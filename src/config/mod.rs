@@ -5,13 +5,14 @@ pub mod auth;
 pub mod limits;
 pub mod model;
 mod parse;
+pub mod store;
 pub mod units;
 mod validate;
 
 pub use model::*;
 use std::fmt;
 use std::path::{Path, PathBuf};
-pub use validate::{host_of, resolve as resolve_addr, METHODS};
+pub use validate::{host_of, name_valid, resolve as resolve_addr, METHODS};
 
 /// One problem in a config file: where (a key path such as `api[0].cluster`) and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

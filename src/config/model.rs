@@ -20,6 +20,7 @@ pub struct Config {
     pub consumers: Vec<ConsumerConfig>,
     pub jwt_issuers: Vec<JwtIssuerConfig>,
     pub plans: Vec<PlanConfig>,
+    pub store: super::store::StoreConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,7 +15,7 @@ pub struct SeenNames {
     pub clusters: BTreeSet<String>,
 }
 
-const TOP_LEVEL: &[&str] = &["server", "admin", "cluster", "api", "consumer", "jwt_issuer", "plan"];
+const TOP_LEVEL: &[&str] = &["server", "admin", "cluster", "api", "consumer", "jwt_issuer", "plan", "store"];
 
 pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>), ConfigError> {
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
@@ -47,6 +47,11 @@ pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>
             "consumer" => each("consumer", value, &mut errors, &mut cfg.consumers),
             "jwt_issuer" => each("jwt_issuer", value, &mut errors, &mut cfg.jwt_issuers),
             "plan" => each("plan", value, &mut errors, &mut cfg.plans),
+            "store" => {
+                if let Some(s) = lenient("store", value, &mut errors) {
+                    cfg.store = s;
+                }
+            }
             other => {
                 errors.push(ConfigError::new(other, format!("unknown key; expected one of {}", TOP_LEVEL.join(", "))))
             }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod postgres;
 pub mod tls;
 
 use gatehouse::echo::{serve, EchoState};
