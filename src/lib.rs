@@ -2,6 +2,7 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod analytics;
 pub mod config;
 pub mod conn;
 pub mod echo;

@@ -38,6 +38,8 @@ pub struct Shared {
     pub limits: Arc<crate::limits::local::LocalStore>,
     /// Consumers and keys from the management store, refreshed in the background.
     pub store: Arc<crate::store::StoreState>,
+    /// The analytics event queue (on when `[analytics] enabled`).
+    pub analytics: Arc<crate::analytics::Analytics>,
 }
 
 /// Request limits and hygiene settings from `[server]`.

@@ -6,6 +6,7 @@
 //! Errors are problem+json (`problem.rs`).
 
 pub mod adaptor;
+mod analytics;
 mod consumers;
 mod handlers;
 pub mod problem;
@@ -84,6 +85,8 @@ pub fn routes() -> Routes {
         .add(Method::POST, "/consumers/{name}/keys", consumers::create_key)
         .add(Method::DELETE, "/consumers/{name}/keys/{id}", consumers::delete_key)
         .add(Method::POST, "/consumers/{name}/keys/{id}/rotate", consumers::rotate_key)
+        .add(Method::GET, "/analytics", analytics::analytics)
+        .add(Method::GET, "/analytics/top", analytics::top)
 }
 
 /// The whole admin router: routes, 404 fallback, token check, problem rendering (outermost).

@@ -1,6 +1,7 @@
 //! Loading the TOML config: parse (every error, with its key path), validate cross references,
 //! and hand a `Config` to `runtime::build`.
 
+pub mod analytics;
 pub mod auth;
 pub mod limits;
 pub mod model;

@@ -21,6 +21,7 @@ pub struct Config {
     pub jwt_issuers: Vec<JwtIssuerConfig>,
     pub plans: Vec<PlanConfig>,
     pub store: super::store::StoreConfig,
+    pub analytics: super::analytics::AnalyticsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,7 +15,8 @@ pub struct SeenNames {
     pub clusters: BTreeSet<String>,
 }
 
-const TOP_LEVEL: &[&str] = &["server", "admin", "cluster", "api", "consumer", "jwt_issuer", "plan", "store"];
+const TOP_LEVEL: &[&str] =
+    &["server", "admin", "cluster", "api", "consumer", "jwt_issuer", "plan", "store", "analytics"];
 
 pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>), ConfigError> {
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
@@ -47,6 +48,11 @@ pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>
             "consumer" => each("consumer", value, &mut errors, &mut cfg.consumers),
             "jwt_issuer" => each("jwt_issuer", value, &mut errors, &mut cfg.jwt_issuers),
             "plan" => each("plan", value, &mut errors, &mut cfg.plans),
+            "analytics" => {
+                if let Some(a) = lenient("analytics", value, &mut errors) {
+                    cfg.analytics = a;
+                }
+            }
             "store" => {
                 if let Some(s) = lenient("store", value, &mut errors) {
                     cfg.store = s;

@@ -19,6 +19,7 @@ pub fn validate(cfg: &Config, seen: &SeenNames, errors: &mut Vec<ConfigError>) {
     super::auth::validate(cfg, &mut err);
     super::limits::validate(cfg, &mut err);
     super::store::validate(&cfg.store, &mut err);
+    super::analytics::validate(&cfg.analytics, &mut err);
     let mut names = BTreeSet::new();
     for (i, c) in cfg.clusters.iter().enumerate() {
         cluster(c, &format!("cluster[{i}]"), &mut err);

@@ -6,6 +6,7 @@
 //! The pool lives on the runtime of the store's background service; admin handlers, which run
 //! on another runtime, hand their queries over with [`Store::run`].
 
+pub mod analytics;
 pub mod consumers;
 pub mod keys;
 pub mod live;
@@ -77,10 +78,14 @@ pub struct Store {
     rt: tokio::runtime::Handle,
 }
 
-const SQLITE: &[(i64, &str, &str)] =
-    &[(1, "consumers keys", include_str!("migrations/sqlite/0001_consumers_keys.sql"))];
-const POSTGRES: &[(i64, &str, &str)] =
-    &[(1, "consumers keys", include_str!("migrations/postgres/0001_consumers_keys.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "consumers keys", include_str!("migrations/sqlite/0001_consumers_keys.sql")),
+    (2, "analytics", include_str!("migrations/sqlite/0002_analytics.sql")),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "consumers keys", include_str!("migrations/postgres/0001_consumers_keys.sql")),
+    (2, "analytics", include_str!("migrations/postgres/0002_analytics.sql")),
+];
 
 fn migrator(backend: Backend) -> Migrator {
     let set = if backend == Backend::Sqlite { SQLITE } else { POSTGRES };
