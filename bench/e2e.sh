@@ -3,6 +3,8 @@
 #   (a) the nginx upstream directly, (b) nginx as a plain reverse proxy, (c) Gatehouse (bare route),
 #   (d) stock Pingora (examples/stock_pingora.rs: the leanest stock Pingora proxy, no gateway work),
 #   (e) Gatehouse with API-key auth, (f) Gatehouse with JWT (RS256) auth (issue 4),
+#   (g) the API-key route of a second Gatehouse with `[analytics] enabled = false` (issue 7: the
+#       cost of analytics is (e) against (g)),
 # interleaved over several rounds so that machine noise hits all targets alike.
 # Writes bench/RESULTS.md and prints a median table. Run as root on Debian 12: `bash bench/e2e.sh`.
 #
@@ -109,9 +111,9 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- ports
 # Bind four sockets to port 0 at once so the kernel hands out four distinct free ports.
-read -r P_UP P_NGX P_GH P_SP < <(python3 -c '
+read -r P_UP P_NGX P_GH P_SP P_GH2 < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(4)]
+ss = [socket.socket() for _ in range(5)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in ss))')
 
@@ -225,11 +227,18 @@ algorithms = ["RS256"]
 key_file = "jwt-pub.pem"
 EOF
 
+# The same gateway without analytics, on its own port and data dir.
+mkdir -p "$WORK/gatehouse-noan"
+cp "$WORK/gatehouse"/jwt-pub.pem "$WORK/gatehouse-noan/"
+sed "s/127.0.0.1:$P_GH\"/127.0.0.1:$P_GH2\"/" "$WORK/gatehouse/gatehouse.toml" >"$WORK/gatehouse-noan/gatehouse.toml"
+printf '\n[analytics]\nenabled = false\n' >>"$WORK/gatehouse-noan/gatehouse.toml"
+
 for d in upstream nginxproxy; do
     "$NGINX" -t -q -p "$WORK/$d" -e "$WORK/$d/logs/error.log" -c "$WORK/$d/nginx.conf" \
         || die "nginx config for $d is invalid"
 done
 "$BIN" check -c "$WORK/gatehouse/gatehouse.toml" >/dev/null || die "gatehouse check failed"
+"$BIN" check -c "$WORK/gatehouse-noan/gatehouse.toml" >/dev/null || die "gatehouse check (no analytics) failed"
 
 # ---------------------------------------------------------------- start
 # stdout/stderr of each server go to $WORK/NAME.log (shown if the run fails).
@@ -247,6 +256,8 @@ start nginxproxy "${PIN_PROXY[@]}" "$NGINX" -p "$WORK/nginxproxy" -e "$WORK/ngin
 PID_NGX=$LAST_PID
 start gatehouse "${PIN_PROXY[@]}" "$BIN" serve -c "$WORK/gatehouse/gatehouse.toml"
 PID_GH=$LAST_PID
+start gatehouse_noan "${PIN_PROXY[@]}" "$BIN" serve -c "$WORK/gatehouse-noan/gatehouse.toml"
+PID_GH2=$LAST_PID
 # Args: listen, upstream, worker threads (1, like Gatehouse's `threads = 1`).
 start stockpingora "${PIN_PROXY[@]}" "$STOCK_BIN" "127.0.0.1:$P_SP" "127.0.0.1:$P_UP" 1
 PID_SP=$LAST_PID
@@ -257,6 +268,7 @@ URL_GH="http://127.0.0.1:$P_GH/"
 URL_SP="http://127.0.0.1:$P_SP/"
 URL_GHKEY="http://127.0.0.1:$P_GH/key/"
 URL_GHJWT="http://127.0.0.1:$P_GH/jwt/"
+URL_GHKEY_NOAN="http://127.0.0.1:$P_GH2/key/"
 HDR_KEY="X-API-Key: $API_KEY"
 HDR_JWT="Authorization: Bearer $JWT"
 
@@ -282,6 +294,7 @@ wait_200 gatehouse "$URL_GH" "$PID_GH"
 wait_200 stockpingora "$URL_SP" "$PID_SP"
 wait_200 gatehouse_key "$URL_GHKEY" "$PID_GH" "$HDR_KEY"
 wait_200 gatehouse_jwt "$URL_GHJWT" "$PID_GH" "$HDR_JWT"
+wait_200 gatehouse_key_noan "$URL_GHKEY_NOAN" "$PID_GH2" "$HDR_KEY"
 # The bare job includes the request id on the response: make sure we benchmark that path.
 grep -qi '^x-request-id:' "$WORK/gatehouse.probe-headers" || die "gatehouse response lacks X-Request-Id"
 
@@ -302,13 +315,13 @@ cpu_ticks() { # $1 = pid -> "utime stime"
 
 RAW="$WORK/raw"; mkdir -p "$RAW"
 WRK=("${PIN_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS")
-TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt stockpingora)
+TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt stockpingora gatehouse_key_noan)
 NT=${#TARGETS[@]}
 declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH [stockpingora]=$URL_SP
-    [gatehouse_key]=$URL_GHKEY [gatehouse_jwt]=$URL_GHJWT)
+    [gatehouse_key]=$URL_GHKEY [gatehouse_jwt]=$URL_GHJWT [gatehouse_key_noan]=$URL_GHKEY_NOAN)
 declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH [stockpingora]=$PID_SP
-    [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH)
-declare -A HDR=([gatehouse_key]=$HDR_KEY [gatehouse_jwt]=$HDR_JWT)
+    [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH [gatehouse_key_noan]=$PID_GH2)
+declare -A HDR=([gatehouse_key]=$HDR_KEY [gatehouse_jwt]=$HDR_JWT [gatehouse_key_noan]=$HDR_KEY)
 
 # Other work on this small machine (a parallel cargo build, say) skews every number: sample how
 # busy the CPUs are for one second before measuring, and say so if they are not idle.
@@ -392,7 +405,7 @@ PIN=$PIN
 CMD_WRK=${WRK[*]} -d${DURATION}s --latency URL
 CMD_UPSTREAM=${PIN_LOAD[*]} nginx -p DIR -c nginx.conf   (1 worker, return 200, ${#BODY}+1-byte body)
 CMD_NGINXPROXY=${PIN_PROXY[*]} nginx -p DIR -c nginx.conf   (1 worker, keepalive 64, proxy_http_version 1.1)
-CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H)
+CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H; (g) is a second one with [analytics] enabled = false)
 CMD_STOCKPINGORA=${PIN_PROXY[*]} target/release/examples/stock_pingora 127.0.0.1:PORT 127.0.0.1:UPSTREAM_PORT 1   (listen, upstream, threads)
 EOF
 cp "$WORK/nginxproxy/nginx.conf" "$RAW/nginxproxy.conf"

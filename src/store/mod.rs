@@ -139,10 +139,13 @@ impl Store {
         self.rt.spawn(fut).await.map_err(|e| StoreError::Unavailable(e.to_string()))?
     }
 
-    /// Tell the other PostgreSQL nodes that consumers or keys changed (no-op on SQLite).
+    /// Tell the other PostgreSQL nodes that consumers or keys changed (no-op on SQLite). The
+    /// change is committed already: a failed notice only delays the others until their resync.
     pub async fn announce(&self) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&self.pool).await?;
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&self.pool).await {
+                log::warn!("store: could not notify the other nodes (they catch up at their resync): {e}");
+            }
         }
         Ok(())
     }
