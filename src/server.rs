@@ -104,6 +104,7 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
             store: shared.store.clone(),
             flush_interval: a.flush_interval.0,
             retention: a.retention.0,
+            hour_retention: a.hour_retention.0,
         };
         server.add_service(background_service("analytics", aggregator));
     }

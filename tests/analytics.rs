@@ -6,6 +6,8 @@ mod common;
 
 use common::postgres::Postgres;
 use common::{eventually, simple_config, Gateway, Upstream};
+use gatehouse::store::analytics::{Rollup, RollupFilter, RollupKey};
+use gatehouse::store::Store;
 use serde_json::Value;
 
 fn config(up: &Upstream, store: &str) -> String {
@@ -151,9 +153,72 @@ async fn counts_equal_requests_on_postgres() {
 
 #[test]
 fn check_names_bad_analytics_keys() {
-    let (code, out) = common::check_config("[analytics]\nflush_interval = \"1ms\"\nretention = \"1m\"\nqueue = 5\n");
+    let (code, out) = common::check_config(
+        "[analytics]\nflush_interval = \"1ms\"\nretention = \"1m\"\nhour_retention = \"30s\"\nqueue = 5\n",
+    );
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("analytics.flush_interval: must be between 100ms and 5m"), "{out}");
-    assert!(out.contains("analytics.retention: must be at least 1h"), "{out}");
+    assert!(out.contains("analytics.retention: must be at least 3h"), "{out}");
     assert!(out.contains("analytics.queue: unknown key"), "{out}");
+    assert!(out.contains("analytics.hour_retention: must be at least analytics.retention"), "{out}");
+}
+
+fn row(start: i64, consumer: &str, count: i64, ms: f64) -> (RollupKey, Rollup) {
+    let key = RollupKey {
+        start,
+        api: "a".into(),
+        version: "v1".into(),
+        operation: "/".into(),
+        consumer: consumer.into(),
+        status_class: "2xx".into(),
+    };
+    let mut r = Rollup { count, bytes_in: count, ..Default::default() };
+    for _ in 0..count {
+        r.hist.record(ms);
+    }
+    (key, r)
+}
+
+fn total(rows: &[(RollupKey, Rollup)]) -> i64 {
+    rows.iter().map(|(_, r)| r.count).sum()
+}
+
+/// Two nodes' minutes of an old hour become one hour row; hourly reads give the same totals
+/// before and after (and never twice), a second roll-up finds nothing, pruning drops minutes.
+async fn hours_roll_up_once(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let h = 1_700_000_000 / 3600 * 3600;
+    store.write_rollups("n1", &[row(h, "c", 3, 5.0), row(h + 60, "c", 2, 50.0)]).await.unwrap();
+    store.write_rollups("n2", &[row(h + 120, "c", 4, 500.0), row(h + 3600, "c", 1, 1.0)]).await.unwrap();
+    let f = RollupFilter { since: h, until: h + 7200, ..Default::default() };
+    let before = store.read_rollups(&f, true).await.unwrap().unwrap();
+    assert_eq!(total(&before), 10);
+    // Two nodes roll up at the same moment: exactly one does the hour.
+    let other = Store::open(url).await.unwrap();
+    let (x, y) = tokio::join!(store.roll_up_hours(h + 3600, 10), other.roll_up_hours(h + 3600, 10));
+    assert_eq!(x.unwrap() + y.unwrap(), 1);
+    assert_eq!(store.roll_up_hours(h + 3600, 10).await.unwrap(), 0, "claimed once");
+    let after = store.read_rollups(&f, true).await.unwrap().unwrap();
+    assert_eq!(total(&after), 10, "{after:?}");
+    let hour = after.iter().find(|(k, _)| k.start == h).unwrap();
+    assert_eq!(hour.1.count, 9);
+    assert_eq!(hour.1.hist.0.iter().sum::<u64>(), 9);
+    assert_eq!(total(&store.read_rollups(&f, false).await.unwrap().unwrap()), 10, "minutes stay until retention");
+    store.prune_rollups(h + 3600, 0).await.unwrap();
+    assert_eq!(total(&store.read_rollups(&f, false).await.unwrap().unwrap()), 1);
+    assert_eq!(total(&store.read_rollups(&f, true).await.unwrap().unwrap()), 10, "the hour row serves");
+    let narrow = RollupFilter { consumer: Some("other".into()), ..f };
+    assert!(store.read_rollups(&narrow, true).await.unwrap().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn hours_roll_up_once_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    hours_roll_up_once(&format!("sqlite://{}/s.db", dir.path().display())).await;
+}
+
+#[tokio::test]
+async fn hours_roll_up_once_on_postgres() {
+    let Some(pg) = Postgres::start().await else { return };
+    hours_roll_up_once(&pg.url).await;
 }

@@ -74,16 +74,19 @@ fn filter(p: &Params) -> Result<(RollupFilter, i64), Problem> {
         "day" => 86400,
         _ => return Err(bad("bucket: minute, hour or day")),
     };
+    // Hour and day buckets start on their boundary (UTC), and so does the range.
+    let since = since.div_euclid(width) * width;
     let f = RollupFilter { since, until, api: p.api.clone(), version: p.version.clone(), consumer: p.consumer.clone() };
     Ok((f, width))
 }
 
-async fn read(st: &AdminState, f: RollupFilter) -> Result<Vec<(RollupKey, Rollup)>, Problem> {
+/// Rollups from the store; `hourly` reads the rolled-up hours where there are some.
+async fn read(st: &AdminState, f: RollupFilter, hourly: bool) -> Result<Vec<(RollupKey, Rollup)>, Problem> {
     let store = st.shared.store.wait_open(Duration::from_secs(3)).await.ok_or_else(|| {
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the store is not open yet; retry later")
             .kind("store-unavailable")
     })?;
-    match store.run(move |s| async move { s.read_rollups(&f).await }).await? {
+    match store.run(move |s| async move { s.read_rollups(&f, hourly).await }).await? {
         Some(rows) => Ok(rows),
         None => Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "too many rows; narrow the time range or filter")),
     }
@@ -120,7 +123,7 @@ fn csv_field(v: &Value) -> String {
 
 pub async fn analytics(State(st): St, Query(p): Query<Params>, headers: HeaderMap) -> Result<Response, Problem> {
     let (f, width) = filter(&p)?;
-    let rows = read(&st, f).await?;
+    let rows = read(&st, f, width >= 3600).await?;
     let mut merged: BTreeMap<RollupKey, Rollup> = BTreeMap::new();
     for (mut k, r) in rows {
         k.start = k.start.div_euclid(width) * width;
@@ -146,8 +149,10 @@ pub async fn top(State(st): St, Query(p): Query<Params>) -> Result<Json<Value>, 
     if !(1..=1000).contains(&limit) {
         return Err(bad("limit is 1-1000"));
     }
-    let (f, _) = filter(&p)?;
-    let rows = read(&st, f).await?;
+    // Whole hours: rolled-up hours serve long ranges.
+    let (mut f, _) = filter(&p)?;
+    f.since = f.since.div_euclid(3600) * 3600;
+    let rows = read(&st, f, true).await?;
     let mut consumers: HashMap<&str, (i64, i64)> = HashMap::new();
     let mut errors: HashMap<(&str, &str, &str, &str), i64> = HashMap::new();
     for (k, r) in &rows {

@@ -1,8 +1,8 @@
 //! The aggregator service: drains the event queue every few milliseconds into per-minute
 //! rollups held in memory, and every `flush_interval` writes the rows that changed to the
 //! store in one transaction (this node's running total of each minute, so a rewrite is
-//! idempotent). Finished minutes leave memory once written; minute rows older than the
-//! retention are deleted hourly. A store that is down keeps the rows in memory until it is back.
+//! idempotent). Finished minutes leave memory once written. Every ten minutes, hours that
+//! ended over an hour ago are rolled into hour rows and rows past their retention deleted. A store that is down keeps the rows in memory until it is back.
 
 use super::{status_class, Analytics, Event};
 use crate::store::analytics::{Rollup, RollupKey};
@@ -16,13 +16,17 @@ use std::time::{Duration, Instant};
 
 /// How often the queue is drained (bounds how full it gets between drains).
 const DRAIN_EVERY: Duration = Duration::from_millis(20);
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often whole hours are rolled up and old rows deleted.
+const HOURLY_WORK_EVERY: Duration = Duration::from_secs(600);
+/// An hour is rolled up once it ended this long ago (later minute writes would be missed).
+const ROLL_AFTER: i64 = 3600;
 
 pub struct Aggregator {
     pub analytics: Arc<Analytics>,
     pub store: Arc<StoreState>,
     pub flush_interval: Duration,
     pub retention: Duration,
+    pub hour_retention: Duration,
 }
 
 #[derive(Default)]
@@ -92,11 +96,19 @@ impl Aggregator {
         }
     }
 
-    async fn prune(&self) {
+    /// Roll finished hours up (every node's minutes; one node wins each hour), then delete
+    /// rows past their retention.
+    async fn hourly_work(&self) {
         let Some(store) = self.store.store.get().cloned() else { return };
-        let before = crate::store::now_ms() / 1000 - self.retention.as_secs() as i64;
-        if let Err(e) = store.run(move |s| async move { s.prune_rollups(before).await }).await {
-            log::warn!("analytics: cannot delete old rollups: {e}");
+        let now = crate::store::now_ms() / 1000;
+        let minutes_before = now - self.retention.as_secs() as i64;
+        let hours_before = now - self.hour_retention.as_secs() as i64;
+        let work = store.run(move |s| async move {
+            s.roll_up_hours(now - 3600 - ROLL_AFTER, 24 * 7).await?;
+            s.prune_rollups(minutes_before, hours_before).await
+        });
+        if let Err(e) = work.await {
+            log::warn!("analytics: cannot roll up or delete old rows: {e}");
         }
     }
 }
@@ -107,7 +119,7 @@ impl BackgroundService for Aggregator {
         let node = node_id();
         let mut rollups = Rollups::default();
         let mut next_flush = Instant::now() + self.flush_interval;
-        let mut next_prune = Instant::now() + Duration::from_secs(60);
+        let mut next_hourly = Instant::now() + Duration::from_secs(60);
         loop {
             let stopping = tokio::select! {
                 _ = tokio::time::sleep(DRAIN_EVERY) => false,
@@ -120,9 +132,9 @@ impl BackgroundService for Aggregator {
                 self.flush(&node, &mut rollups).await;
                 next_flush = Instant::now() + self.flush_interval;
             }
-            if Instant::now() >= next_prune {
-                self.prune().await;
-                next_prune = Instant::now() + PRUNE_EVERY;
+            if Instant::now() >= next_hourly {
+                self.hourly_work().await;
+                next_hourly = Instant::now() + HOURLY_WORK_EVERY;
             }
             if stopping {
                 return;

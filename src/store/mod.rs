@@ -81,10 +81,12 @@ pub struct Store {
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "consumers keys", include_str!("migrations/sqlite/0001_consumers_keys.sql")),
     (2, "analytics", include_str!("migrations/sqlite/0002_analytics.sql")),
+    (3, "analytics hours", include_str!("migrations/sqlite/0003_analytics_hours.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "consumers keys", include_str!("migrations/postgres/0001_consumers_keys.sql")),
     (2, "analytics", include_str!("migrations/postgres/0002_analytics.sql")),
+    (3, "analytics hours", include_str!("migrations/postgres/0003_analytics_hours.sql")),
 ];
 
 fn migrator(backend: Backend) -> Migrator {
