@@ -24,6 +24,7 @@ TARGETS = [
     ("gatehouse_redis", "(h) Gatehouse Redis rate limit"),
     ("gatehouse_cache", "(i) Gatehouse cache hit"),
     ("stockpingora", "(d) stock Pingora"),
+    ("gatehouse_key_noan", "(j) Gatehouse API key, analytics off"),
 ]
 BASELINE = "nginxproxy"
 STOCK = "stockpingora"  # the issue's bar: "at or above the best a stock Pingora proxy reaches"
@@ -159,6 +160,20 @@ def cache_gain(summary):
     return f"Cache-hit route {ratio:.2f}× the nginx proxy's req/s: {verdict} the 1.5× goal."
 
 
+def analytics_cost(summary):
+    """Issue 7's bar: the full chain (API-key route) with analytics on within 5 % of it off."""
+    on, off = summary["gatehouse_key"], summary["gatehouse_key_noan"]
+    if not on["rps"] or not off["rps"]:
+        return "–"
+    cost = 1 - on["rps"] / off["rps"]
+    verdict = "under" if cost < 0.05 else "NOT under"
+    cpu = ""
+    if on["cpu10k"] and off["cpu10k"]:
+        cpu = f"; CPU per request {on['cpu10k'] / off['cpu10k']:.2f}× of analytics off"
+    return (f"Analytics: API-key route {on['rps']:.0f} req/s with analytics on vs {off['rps']:.0f} off: "
+            f"cost {cost * 100:.1f} % ({verdict} 5 %){cpu}.")
+
+
 def median_table(summary):
     header = ["target", "req/s (median)", "p50 ms", "p99 ms", "vs nginx proxy", "vs stock Pingora",
               "CPU s / 10k req",
@@ -251,6 +266,8 @@ load:          {meta['CMD_WRK']}
 
 {limit_cost(summary)}
 
+{analytics_cost(summary)}
+
 ## Per round
 {rounds_table(runs)}
 
@@ -288,6 +305,7 @@ def main():
     print(auth_cost(summary))
     print(limit_cost(summary))
     print(cache_gain(summary))
+    print(analytics_cost(summary))
     for w in warnings:
         print("WARNING:", w)
     for e in errors:

@@ -6,6 +6,8 @@
 #   (g) Gatehouse with a local rate limit, (h) the same limit on Redis (a second Gatehouse
 #   process with `[limits] backend = "redis"`, and a redis-server on the load CPU) (issue 5),
 #   (i) Gatehouse answering from its response cache (issue 6; every measured request a hit),
+#   (j) the API-key route of a second Gatehouse with `[analytics] enabled = false` (issue 7: the
+#       cost of analytics is (e) against (j)),
 # interleaved over several rounds so that machine noise hits all targets alike.
 # Writes bench/RESULTS.md and prints a median table. Run as root on Debian 12: `bash bench/e2e.sh`.
 #
@@ -112,10 +114,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- ports
-# Bind six sockets to port 0 at once so the kernel hands out six distinct free ports.
-read -r P_UP P_NGX P_GH P_SP P_GHR P_RD < <(python3 -c '
+# Bind seven sockets to port 0 at once so the kernel hands out seven distinct free ports.
+read -r P_UP P_NGX P_GH P_SP P_GHR P_RD P_GH2 < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(6)]
+ss = [socket.socket() for _ in range(7)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in ss))')
 
@@ -253,6 +255,11 @@ cat >>"$WORK/gatehouse-redis/gatehouse.toml" <<EOF
 backend = "redis"
 redis_url = "redis://127.0.0.1:$P_RD"
 EOF
+# The same gateway without analytics, on its own port and data dir.
+mkdir -p "$WORK/gatehouse-noan"
+cp "$WORK/gatehouse"/jwt-pub.pem "$WORK/gatehouse-noan/"
+sed "s/127.0.0.1:$P_GH\"/127.0.0.1:$P_GH2\"/" "$WORK/gatehouse/gatehouse.toml" >"$WORK/gatehouse-noan/gatehouse.toml"
+printf '\n[analytics]\nenabled = false\n' >>"$WORK/gatehouse-noan/gatehouse.toml"
 
 for d in upstream nginxproxy; do
     "$NGINX" -t -q -p "$WORK/$d" -e "$WORK/$d/logs/error.log" -c "$WORK/$d/nginx.conf" \
@@ -260,6 +267,7 @@ for d in upstream nginxproxy; do
 done
 "$BIN" check -c "$WORK/gatehouse/gatehouse.toml" >/dev/null || die "gatehouse check failed"
 "$BIN" check -c "$WORK/gatehouse-redis/gatehouse.toml" >/dev/null || die "gatehouse check (redis) failed"
+"$BIN" check -c "$WORK/gatehouse-noan/gatehouse.toml" >/dev/null || die "gatehouse check (no analytics) failed"
 
 # ---------------------------------------------------------------- start
 # stdout/stderr of each server go to $WORK/NAME.log (shown if the run fails).
@@ -281,6 +289,8 @@ start redis "${PIN_LOAD[@]}" redis-server --port "$P_RD" --bind 127.0.0.1 --save
     --dir "$WORK/redis"
 start gatehouse-redis "${PIN_PROXY[@]}" "$BIN" serve -c "$WORK/gatehouse-redis/gatehouse.toml"
 PID_GHR=$LAST_PID
+start gatehouse_noan "${PIN_PROXY[@]}" "$BIN" serve -c "$WORK/gatehouse-noan/gatehouse.toml"
+PID_GH2=$LAST_PID
 # Args: listen, upstream, worker threads (1, like Gatehouse's `threads = 1`).
 start stockpingora "${PIN_PROXY[@]}" "$STOCK_BIN" "127.0.0.1:$P_SP" "127.0.0.1:$P_UP" 1
 PID_SP=$LAST_PID
@@ -294,6 +304,7 @@ URL_GHJWT="http://127.0.0.1:$P_GH/jwt/"
 URL_GHLIM="http://127.0.0.1:$P_GH/limit/"
 URL_GHRLIM="http://127.0.0.1:$P_GHR/limit/"
 URL_GHCACHE="http://127.0.0.1:$P_GH/cache/"
+URL_GHKEY_NOAN="http://127.0.0.1:$P_GH2/key/"
 HDR_KEY="X-API-Key: $API_KEY"
 HDR_JWT="Authorization: Bearer $JWT"
 
@@ -330,6 +341,7 @@ wait_200 gatehouse_cache "$URL_GHCACHE" "$PID_GH"
 # The first probe filled the cache; make sure what we measure is a hit.
 wait_200 gatehouse_cache "$URL_GHCACHE" "$PID_GH"
 grep -qi '^cache-status: gatehouse; hit' "$WORK/gatehouse_cache.probe-headers" || die "the cache route does not hit"
+wait_200 gatehouse_key_noan "$URL_GHKEY_NOAN" "$PID_GH2" "$HDR_KEY"
 # The bare job includes the request id on the response: make sure we benchmark that path.
 grep -qi '^x-request-id:' "$WORK/gatehouse.probe-headers" || die "gatehouse response lacks X-Request-Id"
 
@@ -350,15 +362,15 @@ cpu_ticks() { # $1 = pid -> "utime stime"
 
 RAW="$WORK/raw"; mkdir -p "$RAW"
 WRK=("${PIN_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS")
-TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt gatehouse_limit gatehouse_redis gatehouse_cache stockpingora)
+TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt gatehouse_limit gatehouse_redis gatehouse_cache stockpingora gatehouse_key_noan)
 NT=${#TARGETS[@]}
 declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH [stockpingora]=$URL_SP
     [gatehouse_key]=$URL_GHKEY [gatehouse_jwt]=$URL_GHJWT [gatehouse_limit]=$URL_GHLIM
-    [gatehouse_redis]=$URL_GHRLIM [gatehouse_cache]=$URL_GHCACHE)
+    [gatehouse_redis]=$URL_GHRLIM [gatehouse_cache]=$URL_GHCACHE [gatehouse_key_noan]=$URL_GHKEY_NOAN)
 declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH [stockpingora]=$PID_SP
     [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH [gatehouse_limit]=$PID_GH [gatehouse_redis]=$PID_GHR
-    [gatehouse_cache]=$PID_GH)
-declare -A HDR=([gatehouse_key]=$HDR_KEY [gatehouse_jwt]=$HDR_JWT)
+    [gatehouse_cache]=$PID_GH [gatehouse_key_noan]=$PID_GH2)
+declare -A HDR=([gatehouse_key]=$HDR_KEY [gatehouse_jwt]=$HDR_JWT [gatehouse_key_noan]=$HDR_KEY)
 
 # Other work on this small machine (a parallel cargo build, say) skews every number: sample how
 # busy the CPUs are for one second before measuring, and say so if they are not idle.
@@ -442,7 +454,7 @@ PIN=$PIN
 CMD_WRK=${WRK[*]} -d${DURATION}s --latency URL
 CMD_UPSTREAM=${PIN_LOAD[*]} nginx -p DIR -c nginx.conf   (1 worker, return 200, ${#BODY}+1-byte body)
 CMD_NGINXPROXY=${PIN_PROXY[*]} nginx -p DIR -c nginx.conf   (1 worker, keepalive 64, proxy_http_version 1.1)
-CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H, local rate limit /limit/, cache hits /cache/; a second process with [limits] backend = "redis" for the Redis row)
+CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H, local rate limit /limit/, cache hits /cache/; a second process with [limits] backend = "redis" for the Redis row; (j) is a third with [analytics] enabled = false)
 CMD_REDIS=${PIN_LOAD[*]} redis-server --port PORT --save "" --appendonly no   (its CPU is not in the Redis row's CPU columns)
 CMD_STOCKPINGORA=${PIN_PROXY[*]} target/release/examples/stock_pingora 127.0.0.1:PORT 127.0.0.1:UPSTREAM_PORT 1   (listen, upstream, threads)
 EOF

@@ -2,6 +2,7 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod analytics;
 pub mod cache;
 pub mod config;
 pub mod conn;
@@ -16,6 +17,7 @@ pub mod proxy;
 pub mod reload;
 pub mod runtime;
 pub mod server;
+pub mod store;
 pub mod tls;
 pub mod upgrade;
 pub mod upstream;

@@ -60,6 +60,11 @@ impl Reloader {
         }
     }
 
+    /// Whether the serving config has a `[[plan]]` of this name.
+    pub fn has_plan(&self, name: &str) -> bool {
+        self.serving.lock().unwrap_or_else(|e| e.into_inner()).config.plans.iter().any(|p| p.name == name)
+    }
+
     pub fn status(&self) -> ReloadStatus {
         self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }

@@ -40,6 +40,10 @@ pub struct Shared {
     pub redis: crate::limits::RedisSlot,
     /// The response cache: its objects outlive any one config.
     pub cache: Arc<crate::cache::Cache>,
+    /// Consumers and keys from the management store, refreshed in the background.
+    pub store: Arc<crate::store::StoreState>,
+    /// The analytics event queue (on when `[analytics] enabled`).
+    pub analytics: Arc<crate::analytics::Analytics>,
 }
 
 /// Request limits and hygiene settings from `[server]`.
@@ -188,7 +192,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         }
     }
     let tls = crate::tls::load(loaded, &mut errors);
-    let auth = Arc::new(AuthShared::build(loaded, &shared.jwks, &mut errors));
+    let auth = Arc::new(AuthShared::build(loaded, &shared.jwks, &shared.store, &mut errors));
     let plans = Arc::new(crate::limits::Plans::build(loaded));
     let backend = Arc::new(limits_backend(cfg, shared, &mut errors));
     let limit_setup = crate::plugins::rate_limit::LimitSetup {

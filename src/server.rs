@@ -89,6 +89,25 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
         .map_err(|e| StartError::Io(e, std::io::Error::other("TLS setup")))?;
     server.add_service(proxy);
     server.add_service(background_service("health checks", HealthService { runtime: handle.clone() }));
+    let store = crate::store::sync::StoreSync {
+        state: shared.store.clone(),
+        url: loaded.config.store.resolved_url(&loaded),
+        resync: loaded.config.store.resync_interval.0,
+    };
+    server.add_service(background_service("store", store));
+    let a = &loaded.config.analytics;
+    if a.enabled {
+        shared.analytics.start(a.queue_size);
+        let _ = shared.metrics.registry.register(Box::new(shared.analytics.dropped.clone()));
+        let aggregator = crate::analytics::aggregate::Aggregator {
+            analytics: shared.analytics.clone(),
+            store: shared.store.clone(),
+            flush_interval: a.flush_interval.0,
+            retention: a.retention.0,
+            hour_retention: a.hour_retention.0,
+        };
+        server.add_service(background_service("analytics", aggregator));
+    }
     let sighup = SighupService { reloader: reloader.clone(), ready_file: files.ready_file.clone() };
     server.add_service(background_service("reload on SIGHUP", sighup));
     let phases = std::sync::Mutex::new(Some(server.watch_execution_phase()));

@@ -141,11 +141,13 @@ async fn the_openapi_document_describes_every_route() {
     for p in ["/status", "/metrics", "/apis", "/clusters", "/reload", "/openapi.json"] {
         assert!(paths.contains_key(p), "{p} missing");
     }
-    // Every documented operation is served (neither 404 nor 405).
-    for (path, item) in paths {
+    // Every documented operation without path parameters is served (neither 404 nor 405); GETs
+    // answer 200, a POST may refuse the empty body (422).
+    for (path, item) in paths.iter().filter(|(p, _)| !p.contains('{')) {
         for method in item.as_object().unwrap().keys().filter(|m| ["get", "post"].contains(&m.as_str())) {
             let r = gw.admin_send(&method.to_uppercase(), path, &[], b"").await;
-            assert_eq!(r.status, 200, "{method} {path}: {}", r.text());
+            let ok = r.status == 200 || (method == "post" && r.status == 422);
+            assert!(ok, "{method} {path}: {} {}", r.status, r.text());
         }
     }
 }

@@ -43,6 +43,7 @@ pub async fn status(State(st): St) -> Json<Value> {
                 "on_backend_error": r.on_error.as_str(),
             }),
         },
+        "store": st.shared.store.health(),
     }))
 }
 

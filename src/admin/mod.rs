@@ -6,7 +6,9 @@
 //! Errors are problem+json (`problem.rs`).
 
 pub mod adaptor;
+mod analytics;
 mod cache;
+mod consumers;
 mod handlers;
 pub mod problem;
 
@@ -76,6 +78,17 @@ pub fn routes() -> Routes {
         .add(Method::POST, "/reload", reload)
         .add(Method::GET, "/openapi.json", openapi)
         .add(Method::DELETE, "/cache", cache::purge)
+        .add(Method::GET, "/consumers", consumers::list)
+        .add(Method::POST, "/consumers", consumers::create)
+        .add(Method::GET, "/consumers/{name}", consumers::get)
+        .add(Method::PATCH, "/consumers/{name}", consumers::patch)
+        .add(Method::DELETE, "/consumers/{name}", consumers::delete)
+        .add(Method::GET, "/consumers/{name}/keys", consumers::list_keys)
+        .add(Method::POST, "/consumers/{name}/keys", consumers::create_key)
+        .add(Method::DELETE, "/consumers/{name}/keys/{id}", consumers::delete_key)
+        .add(Method::POST, "/consumers/{name}/keys/{id}/rotate", consumers::rotate_key)
+        .add(Method::GET, "/analytics", analytics::analytics)
+        .add(Method::GET, "/analytics/top", analytics::top)
 }
 
 /// The whole admin router: routes, 404 fallback, token check, problem rendering (outermost).

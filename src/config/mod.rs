@@ -1,6 +1,7 @@
 //! Loading the TOML config: parse (every error, with its key path), validate cross references,
 //! and hand a `Config` to `runtime::build`.
 
+pub mod analytics;
 pub mod auth;
 pub mod cache;
 pub mod compression;
@@ -8,13 +9,14 @@ pub mod lifecycle;
 pub mod limits;
 pub mod model;
 mod parse;
+pub mod store;
 pub mod units;
 mod validate;
 
 pub use model::*;
 use std::fmt;
 use std::path::{Path, PathBuf};
-pub use validate::{host_of, resolve as resolve_addr, METHODS};
+pub use validate::{host_of, name_valid, resolve as resolve_addr, METHODS};
 
 /// One problem in a config file: where (a key path such as `api[0].cluster`) and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -27,6 +27,8 @@ pub struct Config {
     pub plans: Vec<PlanConfig>,
     pub limits: LimitsConfig,
     pub cache: CacheConfig,
+    pub store: super::store::StoreConfig,
+    pub analytics: super::analytics::AnalyticsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

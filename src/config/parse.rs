@@ -15,7 +15,8 @@ pub struct SeenNames {
     pub clusters: BTreeSet<String>,
 }
 
-const TOP_LEVEL: &[&str] = &["server", "admin", "cluster", "api", "consumer", "jwt_issuer", "plan", "limits", "cache"];
+const TOP_LEVEL: &[&str] =
+    &["server", "admin", "cluster", "api", "consumer", "jwt_issuer", "plan", "limits", "cache", "store", "analytics"];
 
 pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>), ConfigError> {
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
@@ -55,6 +56,16 @@ pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>
             "cache" => {
                 if let Some(c) = lenient::<CacheConfig>("cache", value, &mut errors) {
                     cfg.cache = c;
+                }
+            }
+            "analytics" => {
+                if let Some(a) = lenient("analytics", value, &mut errors) {
+                    cfg.analytics = a;
+                }
+            }
+            "store" => {
+                if let Some(s) = lenient("store", value, &mut errors) {
+                    cfg.store = s;
                 }
             }
             other => {

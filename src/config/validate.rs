@@ -20,6 +20,8 @@ pub fn validate(cfg: &Config, seen: &SeenNames, errors: &mut Vec<ConfigError>) {
     super::limits::validate(cfg, &mut err);
     super::lifecycle::validate(cfg, &mut err);
     super::cache::validate(cfg, &mut err);
+    super::store::validate(&cfg.store, &mut err);
+    super::analytics::validate(&cfg.analytics, &mut err);
     let mut names = BTreeSet::new();
     for (i, c) in cfg.clusters.iter().enumerate() {
         cluster(c, &format!("cluster[{i}]"), &mut err);
@@ -343,11 +345,15 @@ fn rewrite(r: Option<&HeaderRewrite>, p: &str, err: &mut Err) {
     }
 }
 
-pub(super) fn name_ok(name: &str, path: &str, err: &mut Err) {
-    let ok = !name.is_empty()
+/// 1-64 letters, digits, '-', '_' or '.': the names of consumers, groups, plans (header-safe).
+pub fn name_valid(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !ok {
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+pub(super) fn name_ok(name: &str, path: &str, err: &mut Err) {
+    if !name_valid(name) {
         err(path.into(), format!("{name:?}: use 1-64 letters, digits, '-', '_' or '.'"));
     }
 }

@@ -311,5 +311,22 @@ impl ProxyHttp for Gateway {
         if let Some(log) = &self.access_log {
             log.write(forward::access_line(session, ctx, status));
         }
+        self.record_analytics(session, ctx, status);
+    }
+}
+
+impl Gateway {
+    /// One analytics event per routed request: a lock-free push, no allocation.
+    fn record_analytics(&self, session: &Session, ctx: &RequestCtx, status: u16) {
+        let (Some(route), true) = (&ctx.route, self.shared.analytics.enabled()) else { return };
+        self.shared.analytics.push(crate::analytics::Event {
+            at_ms: crate::store::now_ms(),
+            route: route.clone(),
+            consumer: ctx.consumer.clone(),
+            status,
+            latency_ms: ctx.start.elapsed().as_secs_f64() * 1000.0,
+            bytes_in: ctx.body_bytes,
+            bytes_out: session.body_bytes_sent() as u64,
+        });
     }
 }

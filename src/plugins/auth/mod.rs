@@ -47,19 +47,25 @@ pub struct Consumers {
     pub by_user: HashMap<String, (Arc<Consumer>, Arc<str>)>,
 }
 
+impl Consumer {
+    pub fn new(name: String, groups: Vec<String>, plan: Option<String>) -> Consumer {
+        let joined = groups.join(",");
+        Consumer {
+            // Validated names are header-safe; the fallbacks are never used.
+            name_header: HeaderValue::from_str(&name).unwrap_or_else(|_| HeaderValue::from_static("-")),
+            groups_header: (!joined.is_empty()).then(|| HeaderValue::from_str(&joined).ok()).flatten(),
+            name,
+            groups,
+            plan,
+        }
+    }
+}
+
 impl Consumers {
     pub fn build(loaded: &LoadedConfig) -> Consumers {
         let mut out = Consumers::default();
         for c in &loaded.config.consumers {
-            let joined = c.groups.join(",");
-            let consumer = Arc::new(Consumer {
-                name: c.name.clone(),
-                groups: c.groups.clone(),
-                plan: c.plan.clone(),
-                // Validated names are header-safe; the fallbacks are never used.
-                name_header: HeaderValue::from_str(&c.name).unwrap_or_else(|_| HeaderValue::from_static("-")),
-                groups_header: (!joined.is_empty()).then(|| HeaderValue::from_str(&joined).ok()).flatten(),
-            });
+            let consumer = Arc::new(Consumer::new(c.name.clone(), c.groups.clone(), c.plan.clone()));
             for k in &c.api_keys {
                 if let Some(d) = k.strip_prefix("sha256:").and_then(parse_hex32) {
                     out.by_key_hash.insert(d, consumer.clone());
@@ -74,7 +80,7 @@ impl Consumers {
     }
 }
 
-fn parse_hex32(h: &str) -> Option<[u8; 32]> {
+pub fn parse_hex32(h: &str) -> Option<[u8; 32]> {
     let b = h.as_bytes();
     if b.len() != 64 {
         return None;
@@ -97,15 +103,37 @@ pub struct AuthShared {
     pub consumers: Arc<Consumers>,
     pub jwt: Option<Arc<jwt::JwtVerifier>>,
     pub basic: Arc<basic::BasicVerifier>,
+    /// Keys made through the admin API (the store's live tables), looked up after the config's.
+    pub store: Arc<crate::store::StoreState>,
 }
 
 impl AuthShared {
-    pub fn build(loaded: &LoadedConfig, jwks: &Arc<jwks::JwksMemory>, errors: &mut Vec<ConfigError>) -> AuthShared {
+    pub fn build(
+        loaded: &LoadedConfig,
+        jwks: &Arc<jwks::JwksMemory>,
+        store: &Arc<crate::store::StoreState>,
+        errors: &mut Vec<ConfigError>,
+    ) -> AuthShared {
         let consumers = Arc::new(Consumers::build(loaded));
         let jwt = (!loaded.config.jwt_issuers.is_empty())
             .then(|| jwt::JwtVerifier::build(loaded, consumers.clone(), jwks, errors).map(Arc::new))
             .flatten();
-        AuthShared { consumers: consumers.clone(), jwt, basic: Arc::new(basic::BasicVerifier::new(consumers)) }
+        AuthShared {
+            consumers: consumers.clone(),
+            jwt,
+            basic: Arc::new(basic::BasicVerifier::new(consumers)),
+            store: store.clone(),
+        }
+    }
+}
+
+impl AuthShared {
+    /// The consumer of an API key digest: the config's keys, then the store's unexpired ones.
+    pub fn find_key(&self, digest: &[u8; 32]) -> Option<Arc<Consumer>> {
+        if let Some(c) = self.consumers.by_key_hash.get(digest) {
+            return Some(c.clone());
+        }
+        self.store.tables.load().consumer_of(digest).cloned()
     }
 }
 
@@ -191,8 +219,8 @@ impl Auth {
             let outcome = match m {
                 AuthMethod::ApiKey => match self.api_key.find(req) {
                     None => continue,
-                    Some(key) => match self.shared.consumers.by_key_hash.get(&sha256(&key)) {
-                        Some(c) => Ok((c.clone(), None)),
+                    Some(key) => match self.shared.find_key(&sha256(&key)) {
+                        Some(c) => Ok((c, None)),
                         None => Err("the API key is not valid"),
                     },
                 },

@@ -1,0 +1,144 @@
+//! The aggregator service: drains the event queue every few milliseconds into per-minute
+//! rollups held in memory, and every `flush_interval` writes the rows that changed to the
+//! store in one transaction (this node's running total of each minute, so a rewrite is
+//! idempotent). Finished minutes leave memory once written. Every ten minutes, hours that
+//! ended over an hour ago are rolled into hour rows and rows past their retention deleted. A store that is down keeps the rows in memory until it is back.
+
+use super::{status_class, Analytics, Event};
+use crate::store::analytics::{Rollup, RollupKey};
+use crate::store::StoreState;
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the queue is drained (bounds how full it gets between drains).
+const DRAIN_EVERY: Duration = Duration::from_millis(20);
+/// How often whole hours are rolled up and old rows deleted.
+const HOURLY_WORK_EVERY: Duration = Duration::from_secs(600);
+/// An hour is rolled up once it ended this long ago (later minute writes would be missed).
+const ROLL_AFTER: i64 = 3600;
+
+pub struct Aggregator {
+    pub analytics: Arc<Analytics>,
+    pub store: Arc<StoreState>,
+    pub flush_interval: Duration,
+    pub retention: Duration,
+    pub hour_retention: Duration,
+}
+
+#[derive(Default)]
+struct Minute {
+    roll: Rollup,
+    dirty: bool,
+}
+
+#[derive(Default)]
+struct Rollups {
+    rows: HashMap<RollupKey, Minute>,
+}
+
+impl Rollups {
+    fn add(&mut self, e: Event) {
+        let api = &e.route.api;
+        let key = RollupKey {
+            start: e.at_ms.div_euclid(60_000) * 60,
+            api: api.name.clone(),
+            version: api.version.clone(),
+            operation: e.route.pattern.clone(),
+            consumer: e.consumer.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+            status_class: status_class(e.status).to_string(),
+        };
+        let m = self.rows.entry(key).or_default();
+        m.dirty = true;
+        m.roll.count += 1;
+        if e.status >= 400 || e.status == 0 {
+            m.roll.errors += 1;
+        }
+        m.roll.bytes_in += e.bytes_in as i64;
+        m.roll.bytes_out += e.bytes_out as i64;
+        m.roll.hist.record(e.latency_ms);
+    }
+
+    fn dirty(&self) -> Vec<(RollupKey, Rollup)> {
+        self.rows.iter().filter(|(_, m)| m.dirty).map(|(k, m)| (k.clone(), m.roll.clone())).collect()
+    }
+
+    /// After a successful write: nothing is dirty; minutes before `keep_from` are done.
+    fn written(&mut self, keep_from: i64) {
+        self.rows.retain(|k, _| k.start >= keep_from);
+        for m in self.rows.values_mut() {
+            m.dirty = false;
+        }
+    }
+}
+
+fn node_id() -> String {
+    let mut b = [0u8; 6];
+    let _ = getrandom::getrandom(&mut b);
+    format!("{}-{}", std::process::id(), crate::store::keys::hex(&b))
+}
+
+impl Aggregator {
+    async fn flush(&self, node: &str, rollups: &mut Rollups) {
+        let rows = rollups.dirty();
+        if rows.is_empty() {
+            return;
+        }
+        let Some(store) = self.store.store.get().cloned() else { return };
+        let node = node.to_string();
+        match store.run(move |s| async move { s.write_rollups(&node, &rows).await }).await {
+            // Events of a minute may still arrive just after it ends; keep the last two.
+            Ok(()) => rollups.written(crate::store::now_ms() / 1000 / 60 * 60 - 120),
+            Err(e) => log::warn!("analytics: cannot write rollups (kept for the next flush): {e}"),
+        }
+    }
+
+    /// Roll finished hours up (every node's minutes; one node wins each hour), then delete
+    /// rows past their retention.
+    async fn hourly_work(&self) {
+        let Some(store) = self.store.store.get().cloned() else { return };
+        let now = crate::store::now_ms() / 1000;
+        let minutes_before = now - self.retention.as_secs() as i64;
+        let hours_before = now - self.hour_retention.as_secs() as i64;
+        let work = store.run(move |s| async move {
+            s.roll_up_hours(now - 3600 - ROLL_AFTER, 24 * 7).await?;
+            s.prune_rollups(minutes_before, hours_before).await
+        });
+        if let Err(e) = work.await {
+            log::warn!("analytics: cannot roll up or delete old rows: {e}");
+        }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Aggregator {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let node = node_id();
+        let mut rollups = Rollups::default();
+        let mut next_flush = Instant::now() + self.flush_interval;
+        let mut next_hourly = Instant::now() + Duration::from_secs(60);
+        loop {
+            let stopping = tokio::select! {
+                _ = tokio::time::sleep(DRAIN_EVERY) => false,
+                _ = shutdown.changed() => true,
+            };
+            while let Some(e) = self.analytics.pop() {
+                rollups.add(e);
+            }
+            if stopping || Instant::now() >= next_flush {
+                self.flush(&node, &mut rollups).await;
+                next_flush = Instant::now() + self.flush_interval;
+            }
+            if Instant::now() >= next_hourly {
+                self.hourly_work().await;
+                next_hourly = Instant::now() + HOURLY_WORK_EVERY;
+            }
+            if stopping {
+                return;
+            }
+        }
+    }
+}
