@@ -234,3 +234,20 @@ async fn the_store_survives_a_reload_and_head_uses_it() {
     assert!(status_of(&head).contains("hit") && head.body.is_empty());
     assert_eq!(up.requests(), 1);
 }
+
+#[tokio::test]
+async fn stale_if_error_covers_an_upstream_5xx_and_client_no_store_bypasses() {
+    let up = Upstream::start("u").await;
+    let g = gw(&up, CACHED).await;
+    let cc = ("x-echo-header", "Cache-Control: max-age=1, stale-if-error=60");
+    let first = get(&g, "/sie5", &[cc]).await;
+    // Once stale, the upstream answers 503: the stored answer stands in.
+    let stale = get_until(&g, "/sie5", &[cc, ("x-echo-status", "503")], "stale-if-error").await;
+    assert_eq!(stale.status, 200);
+    assert_eq!(upstream_request_id(&stale), upstream_request_id(&first));
+    // A client's own no-store: straight to the upstream, nothing looked up or stored.
+    let before = up.requests();
+    let r = get(&g, "/sie5", &[cc, ("cache-control", "no-store")]).await;
+    assert!(status_of(&r).contains("bypass"), "{}", status_of(&r));
+    assert_eq!(up.requests(), before + 1);
+}

@@ -82,6 +82,12 @@ async fn admin_purges_everything_one_url_or_a_prefix_and_proxy_purge_needs_the_t
     assert!(!is_hit("/b/1").await);
     let r = g.send("PURGE", "/a/*", &admin, b"").await;
     assert_eq!(r.json()["purged"], 2, "a trailing * purges a prefix");
+    // A body on a PURGE is never read as the next request: the connection is closed.
+    let smuggled = format!(
+        "PURGE /c?x=1 HTTP/1.1\r\nHost: test.local\r\nAuthorization: {auth}\r\nContent-Length: 32\r\n\r\nGET /c?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+    );
+    let r = common::client::send_raw(g.addr, smuggled.as_bytes()).await.unwrap();
+    assert_eq!((r.status, r.header("connection")), (200, Some("close")));
 }
 
 fn key_hash(key: &str) -> String {

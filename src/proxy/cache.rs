@@ -161,6 +161,15 @@ pub async fn purge(cache: &Cache, session: &mut Session, ctx: &RequestCtx) -> Re
     resp.insert_header(http::header::CONTENT_LENGTH, body.len())?;
     resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
     resp.insert_header("x-request-id", ctx.request_id.clone())?;
+    // A PURGE carries no body; one that declares one is not read, so the connection ends here
+    // rather than the body being taken for the next request.
+    let h = &session.req_header().headers;
+    let declares_body = h.contains_key(http::header::TRANSFER_ENCODING)
+        || h.get(http::header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
+    if declares_body {
+        session.set_keepalive(None);
+        resp.insert_header(http::header::CONNECTION, "close")?;
+    }
     session.write_response_header(Box::new(resp), false).await?;
     session.write_response_body(Some(body), true).await?;
     Ok(true)
