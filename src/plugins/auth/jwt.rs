@@ -51,6 +51,8 @@ struct Issuer {
 pub struct JwtVerifier {
     issuers: HashMap<String, Arc<Issuer>>,
     consumers: Arc<Consumers>,
+    /// Consumers made through the admin API, looked up after the config's.
+    store: Arc<crate::store::StoreState>,
     /// Keyed by the whole token: a hit costs one SipHash and one compare of the token's bytes,
     /// not a sha256 (the cache holds only tokens that verified, so keeping them is no new risk).
     cache: TtlCache<Box<[u8]>, Arc<Verified>>,
@@ -204,6 +206,7 @@ impl JwtVerifier {
     pub fn build(
         loaded: &LoadedConfig,
         consumers: Arc<Consumers>,
+        store: &Arc<crate::store::StoreState>,
         memory: &Arc<JwksMemory>,
         errors: &mut Vec<ConfigError>,
     ) -> Option<Self> {
@@ -216,7 +219,7 @@ impl JwtVerifier {
                 Err((key, e)) => errors.push(ConfigError::new(format!("jwt_issuer[{i}].{key}"), e)),
             }
         }
-        Some(JwtVerifier { issuers, consumers, cache: TtlCache::new(CACHE_ENTRIES) })
+        Some(JwtVerifier { issuers, consumers, store: store.clone(), cache: TtlCache::new(CACHE_ENTRIES) })
     }
 
     /// Every header name some issuer sets from a claim.
@@ -289,7 +292,10 @@ impl JwtVerifier {
         let claims = data.claims;
         let exp = claims.get("exp").and_then(Value::as_u64).ok_or(BAD)?;
         let name = claims.get(&issuer.consumer_claim).and_then(Value::as_str).ok_or("the token names no consumer")?;
-        let consumer = self.consumers.by_name.get(name).ok_or("the token's consumer is not known")?.clone();
+        let consumer = match self.consumers.by_name.get(name) {
+            Some(c) => c.clone(),
+            None => self.store.tables.load().consumers.get(name).cloned().ok_or("the token's consumer is not known")?,
+        };
         let headers = issuer
             .claim_headers
             .iter()
