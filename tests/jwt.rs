@@ -352,4 +352,10 @@ async fn a_store_consumer_is_a_tokens_consumer() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.echoed_header("x-consumer-name").as_deref(), Some("carol"));
     assert_eq!(r.echoed_header("x-consumer-groups").as_deref(), Some("ops"));
+    // A change shows on the next request; a deleted consumer's cached token is refused.
+    let r = gw.admin_send("PATCH", "/consumers/carol", &[], br#"{"groups":["dev"]}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(call(&gw, "/x", &token).await.echoed_header("x-consumer-groups").as_deref(), Some("dev"));
+    assert_eq!(gw.admin_send("DELETE", "/consumers/carol", &[], b"").await.status, 204);
+    assert_rejected(&gw, "deleted consumer", &token).await;
 }
