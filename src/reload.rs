@@ -149,6 +149,14 @@ impl Reloader {
         if admin(&old) != admin(new) {
             out.push("admin changed: it takes effect on restart or binary upgrade".to_string());
         }
+        for (table, changed) in [
+            ("store", old.config.store != new.config.store),
+            ("analytics", old.config.analytics != new.config.analytics),
+        ] {
+            if changed {
+                out.push(format!("{table} changed: it takes effect on restart or binary upgrade"));
+            }
+        }
         out
     }
 }

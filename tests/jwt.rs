@@ -336,3 +336,26 @@ async fn jwks_url_keys_survive_a_reload_while_the_provider_fails() {
     let r = call(&gw, "/x", &sign(&k1, Some("k1"), &claims(json!({ "after": "reload" })))).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// A consumer made through the admin API at run time is a token's consumer too (a refusal is
+/// not cached, so the same token works once the consumer exists).
+#[tokio::test]
+async fn a_store_consumer_is_a_tokens_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rsa();
+    let (_up, gw) = start_with_key_file(dir.path(), &key).await;
+    let token = sign(&key, None, &claims(json!({ "sub": "carol" })));
+    assert_rejected(&gw, "unknown consumer", &token).await;
+    let r = gw.admin_send("POST", "/consumers", &[], br#"{"name":"carol","groups":["ops"]}"#).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = call(&gw, "/x", &token).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.echoed_header("x-consumer-name").as_deref(), Some("carol"));
+    assert_eq!(r.echoed_header("x-consumer-groups").as_deref(), Some("ops"));
+    // A change shows on the next request; a deleted consumer's cached token is refused.
+    let r = gw.admin_send("PATCH", "/consumers/carol", &[], br#"{"groups":["dev"]}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(call(&gw, "/x", &token).await.echoed_header("x-consumer-groups").as_deref(), Some("dev"));
+    assert_eq!(gw.admin_send("DELETE", "/consumers/carol", &[], b"").await.status, 204);
+    assert_rejected(&gw, "deleted consumer", &token).await;
+}

@@ -255,3 +255,15 @@ fn check_names_bad_store_keys() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("store.uri: unknown key"), "{out}");
 }
+
+/// `[store]` is read once at start: a reload that changes it says so instead of pretending.
+#[tokio::test]
+async fn a_reload_reports_store_changes_as_not_applied() {
+    let up = Upstream::start("up").await;
+    let g = start(&up, "").await;
+    g.rewrite(&body(&up, "").replace("resync_interval = \"30s\"", "resync_interval = \"5s\""));
+    let r = admin(&g, "POST", "/reload", "").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let not_applied = r.json()["reload"]["not_applied"].to_string();
+    assert!(not_applied.contains("store changed: it takes effect on restart"), "{not_applied}");
+}

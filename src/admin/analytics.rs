@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 type St = State<Arc<AdminState>>;
 
@@ -82,10 +81,7 @@ fn filter(p: &Params) -> Result<(RollupFilter, i64), Problem> {
 
 /// Rollups from the store; `hourly` reads the rolled-up hours where there are some.
 async fn read(st: &AdminState, f: RollupFilter, hourly: bool) -> Result<Vec<(RollupKey, Rollup)>, Problem> {
-    let store = st.shared.store.wait_open(Duration::from_secs(3)).await.ok_or_else(|| {
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the store is not open yet; retry later")
-            .kind("store-unavailable")
-    })?;
+    let store = super::consumers::store(st).await?;
     match store.run(move |s| async move { s.read_rollups(&f, hourly).await }).await? {
         Some(rows) => Ok(rows),
         None => Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "too many rows; narrow the time range or filter")),

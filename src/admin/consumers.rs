@@ -40,7 +40,7 @@ impl From<StoreError> for Problem {
 }
 
 /// The open store; just after start, wait a moment for it.
-async fn store(st: &AdminState) -> Result<Store, Problem> {
+pub(super) async fn store(st: &AdminState) -> Result<Store, Problem> {
     st.shared.store.wait_open(Duration::from_secs(3)).await.ok_or_else(|| {
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the store is not open yet; retry later")
             .kind("store-unavailable")

@@ -20,6 +20,8 @@ const DRAIN_EVERY: Duration = Duration::from_millis(20);
 const HOURLY_WORK_EVERY: Duration = Duration::from_secs(600);
 /// An hour is rolled up once it ended this long ago (later minute writes would be missed).
 const ROLL_AFTER: i64 = 3600;
+/// Rows kept in memory while the store cannot take them; past this the oldest minutes go.
+const MAX_PENDING_ROWS: usize = 200_000;
 
 pub struct Aggregator {
     pub analytics: Arc<Analytics>,
@@ -73,6 +75,22 @@ impl Rollups {
             m.dirty = false;
         }
     }
+
+    /// Keep at most `max` rows, dropping whole minutes, oldest first. Returns the events dropped.
+    fn cap(&mut self, max: usize) -> u64 {
+        let mut dropped = 0;
+        while self.rows.len() > max {
+            let Some(oldest) = self.rows.keys().map(|k| k.start).min() else { break };
+            self.rows.retain(|k, m| {
+                let keep = k.start != oldest;
+                if !keep {
+                    dropped += m.roll.count as u64;
+                }
+                keep
+            });
+        }
+        dropped
+    }
 }
 
 fn node_id() -> String {
@@ -87,12 +105,30 @@ impl Aggregator {
         if rows.is_empty() {
             return;
         }
-        let Some(store) = self.store.store.get().cloned() else { return };
-        let node = node.to_string();
-        match store.run(move |s| async move { s.write_rollups(&node, &rows).await }).await {
+        let written = match self.store.store.get().cloned() {
+            None => false,
+            Some(store) => {
+                let node = node.to_string();
+                match store.run(move |s| async move { s.write_rollups(&node, &rows).await }).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        log::warn!("analytics: cannot write rollups (kept for the next flush): {e}");
+                        false
+                    }
+                }
+            }
+        };
+        if written {
             // Events of a minute may still arrive just after it ends; keep the last two.
-            Ok(()) => rollups.written(crate::store::now_ms() / 1000 / 60 * 60 - 120),
-            Err(e) => log::warn!("analytics: cannot write rollups (kept for the next flush): {e}"),
+            rollups.written(crate::store::now_ms() / 1000 / 60 * 60 - 120);
+            return;
+        }
+        let lost = rollups.cap(MAX_PENDING_ROWS);
+        if lost > 0 {
+            log::warn!(
+                "analytics: the store is unavailable and {lost} events' rollups no longer fit in memory; dropped"
+            );
+            self.analytics.dropped.inc_by(lost);
         }
     }
 
@@ -140,5 +176,28 @@ impl BackgroundService for Aggregator {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_rows_are_capped_oldest_minute_first() {
+        let mut r = Rollups::default();
+        for minute in 0..5 {
+            for c in 0..3 {
+                let key = RollupKey { start: minute * 60, consumer: format!("c{c}"), ..Default::default() };
+                let m = r.rows.entry(key).or_default();
+                m.roll.count = 2;
+                m.dirty = true;
+            }
+        }
+        assert_eq!(r.cap(15), 0);
+        assert_eq!(r.cap(10), 2 * 3 * 2, "the two oldest minutes go");
+        assert_eq!(r.rows.len(), 9);
+        assert!(r.rows.keys().all(|k| k.start >= 120));
+        assert_eq!(r.dirty().len(), 9);
     }
 }

@@ -5,7 +5,7 @@ use super::{Store, StoreError};
 use crate::analytics::hist::Hist;
 use sqlx::Row;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RollupKey {
     /// Unix seconds of the bucket's start.
     pub start: i64,

@@ -31,6 +31,9 @@ const KID_RELOAD_EVERY: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct Verified {
     pub consumer: Arc<Consumer>,
+    /// The consumer came from the store: checked again on every cache hit (it may have been
+    /// changed or deleted since).
+    from_store: bool,
     pub scopes: Vec<String>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -51,6 +54,8 @@ struct Issuer {
 pub struct JwtVerifier {
     issuers: HashMap<String, Arc<Issuer>>,
     consumers: Arc<Consumers>,
+    /// Consumers made through the admin API, looked up after the config's.
+    store: Arc<crate::store::StoreState>,
     /// Keyed by the whole token: a hit costs one SipHash and one compare of the token's bytes,
     /// not a sha256 (the cache holds only tokens that verified, so keeping them is no new risk).
     cache: TtlCache<Box<[u8]>, Arc<Verified>>,
@@ -204,6 +209,7 @@ impl JwtVerifier {
     pub fn build(
         loaded: &LoadedConfig,
         consumers: Arc<Consumers>,
+        store: &Arc<crate::store::StoreState>,
         memory: &Arc<JwksMemory>,
         errors: &mut Vec<ConfigError>,
     ) -> Option<Self> {
@@ -216,7 +222,7 @@ impl JwtVerifier {
                 Err((key, e)) => errors.push(ConfigError::new(format!("jwt_issuer[{i}].{key}"), e)),
             }
         }
-        Some(JwtVerifier { issuers, consumers, cache: TtlCache::new(CACHE_ENTRIES) })
+        Some(JwtVerifier { issuers, consumers, store: store.clone(), cache: TtlCache::new(CACHE_ENTRIES) })
     }
 
     /// Every header name some issuer sets from a claim.
@@ -232,7 +238,7 @@ impl JwtVerifier {
         if token.len() > MAX_TOKEN {
             return Err("the token is too large");
         }
-        if let Some(v) = self.cache.get(token) {
+        if let Some(v) = self.cache.get(token).filter(|v| self.still_current(v)) {
             return Ok(v);
         }
         let key: Box<[u8]> = token.into();
@@ -241,6 +247,19 @@ impl JwtVerifier {
         let left = exp.saturating_sub(now_unix());
         self.cache.insert(key, verified.clone(), Instant::now() + Duration::from_secs(left));
         Ok(verified)
+    }
+
+    /// A cached token's consumer is as it was: config consumers are fixed for this runtime; a
+    /// store consumer must still exist with the same groups and plan, else the token is
+    /// verified again (and refused once its consumer is gone).
+    fn still_current(&self, v: &Verified) -> bool {
+        if !v.from_store {
+            return true;
+        }
+        let tables = self.store.tables.load();
+        tables.consumers.get(&v.consumer.name).is_some_and(|c| {
+            Arc::ptr_eq(c, &v.consumer) || (c.groups == v.consumer.groups && c.plan == v.consumer.plan)
+        })
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<(Arc<Verified>, u64), &'static str> {
@@ -289,13 +308,19 @@ impl JwtVerifier {
         let claims = data.claims;
         let exp = claims.get("exp").and_then(Value::as_u64).ok_or(BAD)?;
         let name = claims.get(&issuer.consumer_claim).and_then(Value::as_str).ok_or("the token names no consumer")?;
-        let consumer = self.consumers.by_name.get(name).ok_or("the token's consumer is not known")?.clone();
+        let (consumer, from_store) = match self.consumers.by_name.get(name) {
+            Some(c) => (c.clone(), false),
+            None => {
+                let c = self.store.tables.load().consumers.get(name).cloned();
+                (c.ok_or("the token's consumer is not known")?, true)
+            }
+        };
         let headers = issuer
             .claim_headers
             .iter()
             .filter_map(|(c, h)| Some((h.clone(), HeaderValue::from_str(&claim_text(claims.get(c)?)).ok()?)))
             .collect();
-        Ok((Arc::new(Verified { consumer, scopes: scopes(&claims), headers }), exp))
+        Ok((Arc::new(Verified { consumer, from_store, scopes: scopes(&claims), headers }), exp))
     }
 }
 

@@ -116,7 +116,7 @@ impl AuthShared {
     ) -> AuthShared {
         let consumers = Arc::new(Consumers::build(loaded));
         let jwt = (!loaded.config.jwt_issuers.is_empty())
-            .then(|| jwt::JwtVerifier::build(loaded, consumers.clone(), jwks, errors).map(Arc::new))
+            .then(|| jwt::JwtVerifier::build(loaded, consumers.clone(), store, jwks, errors).map(Arc::new))
             .flatten();
         AuthShared {
             consumers: consumers.clone(),
