@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod metrics;
 pub mod net;
+pub mod openapi;
 pub mod plugins;
 pub mod proxy;
 pub mod reload;

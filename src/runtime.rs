@@ -208,9 +208,22 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
     let mut version_routers: HashMap<usize, Router<Route>> = HashMap::new();
     for (i, a) in cfg.apis.iter().enumerate() {
         let in_family = families.iter().any(|f| f.contains(&i));
-        let Some(cluster) = clusters.get(a.cluster.as_str()) else {
+        let mock = a.cluster == "mock";
+        let cluster = if mock {
+            crate::openapi::routes::mock_cluster(&shared.health, &shared.metrics)
+        } else {
+            clusters.get(a.cluster.as_str()).cloned()
+        };
+        let Some(cluster) = cluster else {
             errors.push(ConfigError::new(format!("api[{i}].cluster"), format!("no cluster named {:?}", a.cluster)));
             continue;
+        };
+        let spec = match crate::openapi::routes::load(a, loaded, &format!("api[{i}].spec")) {
+            Ok(spec) => spec,
+            Err(e) => {
+                errors.extend(e);
+                continue;
+            }
         };
         let api = Arc::new(Api {
             name: a.name.clone(),
@@ -232,7 +245,26 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         let api_limits = crate::limits::limit_policies(&api_scope, "api", &a.limits);
         let strip = if a.strip_base_path { a.base_path.trim_end_matches('/').len() } else { 0 };
         // An API without routes is one route: its base path, every method.
-        let routes: Vec<(String, bool, MethodSet, Option<&_>, String)> = if a.route.is_empty() {
+        // The spec's paths (each with its methods and a mock when the cluster is "mock"), else
+        // the route entries, else the whole base path.
+        let mut mocks: HashMap<String, Arc<dyn Plugin>> = HashMap::new();
+        let routes: Vec<(String, bool, MethodSet, Option<&_>, String)> = if let Some(spec) = &spec {
+            crate::openapi::routes::paths(spec)
+                .into_iter()
+                .map(|(path, ops)| {
+                    let pattern = join_path(&a.base_path, &path);
+                    if mock {
+                        mocks.insert(pattern.clone(), Arc::new(crate::plugins::mock::Mock::new(&ops)));
+                    }
+                    let mut methods: Vec<String> = ops.iter().map(|o| o.method.clone()).collect();
+                    // HEAD goes wherever GET does (RFC 9110 §9.3.2).
+                    if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
+                        methods.push("HEAD".into());
+                    }
+                    (pattern, true, MethodSet::from_names(&methods), None, format!("api[{i}].spec"))
+                })
+                .collect()
+        } else if a.route.is_empty() {
             vec![(a.base_path.clone(), false, MethodSet::ANY, None, format!("api[{i}].base_path"))]
         } else {
             a.route
@@ -251,6 +283,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         };
         for (pattern, exact, methods, rc, key) in routes {
             let mut plugins: Vec<Arc<dyn Plugin>> = api_plugins.clone();
+            plugins.extend(mocks.get(&pattern).cloned());
             let authenticated = match Auth::build(a, rc, &auth) {
                 Some(p) => {
                     plugins.push(Arc::new(p));

@@ -307,6 +307,8 @@ pub struct ApiConfig {
     pub cache: Option<ApiCacheConfig>,
     /// Replaces `[server] compression` for this API.
     pub compression: Option<CompressionConfig>,
+    /// An OpenAPI 3.0/3.1 file (YAML or JSON): its operations are the API's routes.
+    pub spec: Option<String>,
     /// Lifecycle (`config/lifecycle.rs`): `active` (default), `deprecated`, `retired`.
     #[serde(default)]
     pub status: ApiStatus,

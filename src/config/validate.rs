@@ -37,8 +37,15 @@ pub fn validate(cfg: &Config, seen: &SeenNames, errors: &mut Vec<ConfigError>) {
         if !apis.insert((a.name.as_str(), a.version.as_str())) {
             err(format!("{p}.version"), format!("duplicate api {:?} version {:?}", a.name, a.version));
         }
-        if !seen.clusters.contains(&a.cluster) {
+        if a.cluster == "mock" {
+            if a.spec.is_none() {
+                err(format!("{p}.cluster"), "\"mock\" answers from the spec's examples: it needs spec".into());
+            }
+        } else if !seen.clusters.contains(&a.cluster) {
             err(format!("{p}.cluster"), format!("no cluster named {:?}", a.cluster));
+        }
+        if a.spec.is_some() && !a.route.is_empty() {
+            err(format!("{p}.route"), "an API with a spec takes its routes from the spec's operations".into());
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod headers;
 pub mod ip;
 pub mod json_body;
 pub mod lifecycle;
+pub mod mock;
 pub mod rate_limit;
 
 use crate::proxy::ctx::RequestCtx;

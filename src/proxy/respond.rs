@@ -134,13 +134,41 @@ pub async fn send(session: &mut Session, ctx: &RequestCtx, p: &Problem) -> pingo
 
 /// Write a gateway-made answer without a body (e.g. a CORS preflight's 204), under the same
 /// rule as `send`: an unread body that is not small closes the connection.
-pub async fn send_head(session: &mut Session, ctx: &RequestCtx, mut resp: ResponseHeader) -> pingora::Result<()> {
+pub async fn send_head(session: &mut Session, ctx: &RequestCtx, resp: ResponseHeader) -> pingora::Result<()> {
+    send_head_open(session, ctx, resp, true).await
+}
+
+async fn send_head_open(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    mut resp: ResponseHeader,
+    end: bool,
+) -> pingora::Result<()> {
     resp.insert_header("x-request-id", ctx.request_id.clone())?;
     if !body_is_small(session) {
         session.set_keepalive(None);
         resp.insert_header(http::header::CONNECTION, "close")?;
     }
-    session.write_response_header(Box::new(resp), true).await
+    session.write_response_header(Box::new(resp), end).await
+}
+
+/// A whole answer made by the gateway (a mock): the request id, CORS and per-request headers
+/// (lifecycle, rate limits) added as on any gateway answer.
+pub async fn send_full(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    mut resp: ResponseHeader,
+    body: Bytes,
+) -> pingora::Result<()> {
+    for (name, value) in ctx.cors.iter().chain(&ctx.answer_headers) {
+        resp.append_header(name.clone(), value.clone())?;
+    }
+    let end = body.is_empty() || session.req_header().method == http::Method::HEAD;
+    send_head_open(session, ctx, resp, end).await?;
+    if !end {
+        session.write_response_body(Some(body), true).await?;
+    }
+    Ok(())
 }
 
 /// True when the unread request body is small enough to drain (so keep-alive is safe).

@@ -1,0 +1,128 @@
+//! Spec-driven APIs: an OpenAPI document's operations become the API's routes (templates, `$ref`s
+//! followed), anything else is 404/405, `cluster = "mock"` answers from the spec's examples with
+//! `Prefer` picking others, and `check` reports a broken spec by file and JSON Pointer.
+
+mod common;
+
+use common::{check_config, Gateway, Upstream};
+
+const SPEC: &str = r##"
+openapi: 3.0.3
+info: { title: Pets, version: "1" }
+paths:
+  /pets:
+    get:
+      responses:
+        "200":
+          description: all
+          content:
+            application/json:
+              example: [{ name: Tom }]
+  /pets/{id}:
+    $ref: "#/components/pathItems/Pet"
+  /health:
+    get:
+      responses:
+        "204": { description: fine }
+components:
+  pathItems:
+    Pet:
+      get:
+        responses:
+          "404":
+            description: none
+            content: { application/problem+json: { example: { status: 404, title: Not Found } } }
+          "200":
+            $ref: "#/components/responses/Pet"
+      delete:
+        responses:
+          "204": { description: gone }
+  responses:
+    Pet:
+      description: one
+      content:
+        application/json:
+          examples:
+            cat: { value: { name: Tom, kind: cat } }
+            dog: { value: { name: Rex, kind: dog } }
+        text/plain:
+          example: "Tom the cat"
+"##;
+
+fn spec_file(dir: &std::path::Path, text: &str) -> String {
+    let f = dir.join("pets.yaml");
+    std::fs::write(&f, text).unwrap();
+    f.display().to_string()
+}
+
+fn api(spec: &str, cluster: &str) -> String {
+    format!("[[api]]\nname = \"pets\"\nbase_path = \"/v1\"\nspec = \"{spec}\"\ncluster = \"{cluster}\"\n")
+}
+
+#[tokio::test]
+async fn a_mock_answers_from_the_spec_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(&api(&spec_file(dir.path(), SPEC), "mock")).await;
+    let all = gw.get("/v1/pets").await;
+    assert_eq!((all.status, all.header("content-type")), (200, Some("application/json")));
+    assert_eq!(all.json(), serde_json::json!([{ "name": "Tom" }]));
+    // The lowest 2xx (through a path item $ref and a response $ref), its first example.
+    let one = gw.get("/v1/pets/7").await;
+    assert_eq!((one.status, one.json()["name"].as_str()), (200, Some("Tom")));
+    assert_eq!(one.header("preference-applied"), None);
+    let dog = gw.send("GET", "/v1/pets/7", &[("prefer", "example=dog")], b"").await;
+    assert_eq!((dog.json()["name"].as_str(), dog.header("preference-applied")), (Some("Rex"), Some("example=dog")));
+    let missing = gw.send("GET", "/v1/pets/7", &[("prefer", "respond-async, code=404")], b"").await;
+    assert_eq!((missing.status, missing.header("content-type")), (404, Some("application/problem+json")));
+    assert_eq!(missing.header("preference-applied"), Some("code=404"));
+    // A documented response without content; HEAD answers like GET without a body.
+    let deleted = gw.send("DELETE", "/v1/pets/7", &[], b"").await;
+    assert_eq!((deleted.status, deleted.body.len()), (204, 0));
+    let head = gw.send("HEAD", "/v1/pets", &[], b"").await;
+    assert_eq!((head.status, head.body.len()), (200, 0));
+}
+
+#[tokio::test]
+async fn only_the_specs_operations_are_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Upstream::start("u").await;
+    let body = format!(
+        "[[cluster]]\nname = \"c\"\nupstreams = [\"{}\"]\n\n{}",
+        up.addr,
+        api(&spec_file(dir.path(), SPEC), "c")
+    );
+    let gw = Gateway::start(&body).await;
+    let r = gw.get("/v1/pets/12").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["path"], "/v1/pets/12", "proxied to the real upstream");
+    assert_eq!(gw.get("/v1/pets/12/photos").await.status, 404, "not in the spec");
+    assert_eq!(gw.get("/v1/cats").await.status, 404);
+    let post = gw.send("POST", "/v1/pets/12", &[], b"").await;
+    assert_eq!((post.status, post.header("allow")), (405, Some("GET, HEAD, DELETE")));
+    assert_eq!(up.requests(), 1);
+}
+
+#[test]
+fn check_reports_broken_specs_by_pointer() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = spec_file(
+        dir.path(),
+        "openapi: 3.1.0\npaths:\n  /a/{id}x:\n    get: { responses: {} }\n  /b:\n    get:\n      responses:\n        \"200\": { $ref: \"#/components/responses/Nope\" }\n",
+    );
+    // Spec files are read once the rest of the config is valid (as certificates are).
+    let (code, out) = check_config(&api(&broken, "mock"));
+    assert_eq!(code, Some(1), "{out}");
+    for want in [
+        "api[0].spec: ",
+        "pets.yaml: /paths/~1a~1{id}x: segment \"{id}x\": a template must be a whole segment",
+        "pets.yaml: /paths/~1b/get/responses/200: $ref \"#/components/responses/Nope\" points nowhere",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+    let (code, out) = check_config("[[api]]\nname = \"cats\"\nbase_path = \"/cats\"\ncluster = \"mock\"\n");
+    assert_eq!(code, Some(1));
+    assert!(out.contains("api[0].cluster: \"mock\" answers from the spec's examples: it needs spec"), "{out}");
+    let (code, out) = check_config(&api(&dir.path().join("missing.yaml").display().to_string(), "mock"));
+    assert_eq!(code, Some(1));
+    assert!(out.contains("missing.yaml: /: cannot read the file"), "{out}");
+}
