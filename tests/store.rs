@@ -267,3 +267,25 @@ async fn a_reload_reports_store_changes_as_not_applied() {
     let not_applied = r.json()["reload"]["not_applied"].to_string();
     assert!(not_applied.contains("store changed: it takes effect on restart"), "{not_applied}");
 }
+
+/// A store consumer's plan is the one its requests are limited by (on a route with a limiter:
+/// here the API's default plan).
+#[tokio::test]
+async fn a_store_consumers_plan_limits_it() {
+    let up = Upstream::start("up").await;
+    let text = format!(
+        "{}\n[[plan]]\nname = \"free\"\nrate = \"1000/s\"\n\n[[plan]]\nname = \"tiny\"\nrate = \"1/min\"\n",
+        simple_config(&[&up], "", "auth = [\"api_key\"]\nplan = \"free\""),
+    );
+    let g = Gateway::start_with_admin(&format!("token = \"{TOKEN}\""), &[], &text).await;
+    store_ok(&g).await;
+    assert_eq!(admin(&g, "POST", "/consumers", r#"{"name":"small","plan":"tiny"}"#).await.status, 201);
+    assert_eq!(admin(&g, "POST", "/consumers", r#"{"name":"big"}"#).await.status, 201);
+    let small = new_key(&g, "small", "{}").await["key"].as_str().unwrap().to_string();
+    let big = new_key(&g, "big", "{}").await["key"].as_str().unwrap().to_string();
+    assert_eq!(with_key(&g, &small).await, 200);
+    assert_eq!(with_key(&g, &small).await, 429, "plan tiny: 1/min");
+    for _ in 0..3 {
+        assert_eq!(with_key(&g, &big).await, 200, "the API's plan");
+    }
+}
