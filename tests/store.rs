@@ -268,24 +268,26 @@ async fn a_reload_reports_store_changes_as_not_applied() {
     assert!(not_applied.contains("store changed: it takes effect on restart"), "{not_applied}");
 }
 
-/// A store consumer's plan is the one its requests are limited by (on a route with a limiter:
-/// here the API's default plan).
+/// A store consumer's plan is the one its requests are limited by, whether or not the API has
+/// a default plan (plans exist, so every authenticated route has a limiter).
 #[tokio::test]
 async fn a_store_consumers_plan_limits_it() {
     let up = Upstream::start("up").await;
-    let text = format!(
-        "{}\n[[plan]]\nname = \"free\"\nrate = \"1000/s\"\n\n[[plan]]\nname = \"tiny\"\nrate = \"1/min\"\n",
-        simple_config(&[&up], "", "auth = [\"api_key\"]\nplan = \"free\""),
-    );
-    let g = Gateway::start_with_admin(&format!("token = \"{TOKEN}\""), &[], &text).await;
-    store_ok(&g).await;
-    assert_eq!(admin(&g, "POST", "/consumers", r#"{"name":"small","plan":"tiny"}"#).await.status, 201);
-    assert_eq!(admin(&g, "POST", "/consumers", r#"{"name":"big"}"#).await.status, 201);
-    let small = new_key(&g, "small", "{}").await["key"].as_str().unwrap().to_string();
-    let big = new_key(&g, "big", "{}").await["key"].as_str().unwrap().to_string();
-    assert_eq!(with_key(&g, &small).await, 200);
-    assert_eq!(with_key(&g, &small).await, 429, "plan tiny: 1/min");
-    for _ in 0..3 {
-        assert_eq!(with_key(&g, &big).await, 200, "the API's plan");
+    for api_plan in ["plan = \"free\"", ""] {
+        let text = format!(
+            "{}\n[[plan]]\nname = \"free\"\nrate = \"1000/s\"\n\n[[plan]]\nname = \"tiny\"\nrate = \"1/min\"\n",
+            simple_config(&[&up], "", &format!("auth = [\"api_key\"]\n{api_plan}")),
+        );
+        let g = Gateway::start_with_admin(&format!("token = \"{TOKEN}\""), &[], &text).await;
+        store_ok(&g).await;
+        assert_eq!(admin(&g, "POST", "/consumers", r#"{"name":"small","plan":"tiny"}"#).await.status, 201);
+        assert_eq!(admin(&g, "POST", "/consumers", r#"{"name":"big"}"#).await.status, 201);
+        let small = new_key(&g, "small", "{}").await["key"].as_str().unwrap().to_string();
+        let big = new_key(&g, "big", "{}").await["key"].as_str().unwrap().to_string();
+        assert_eq!(with_key(&g, &small).await, 200);
+        assert_eq!(with_key(&g, &small).await, 429, "plan tiny: 1/min ({api_plan:?})");
+        for _ in 0..3 {
+            assert_eq!(with_key(&g, &big).await, 200, "the API's plan, or none");
+        }
     }
 }

@@ -171,8 +171,9 @@ impl Plan {
 pub struct Plans {
     pub list: Vec<Arc<Plan>>,
     pub by_name: HashMap<String, usize>,
-    /// Some consumer names a plan (so routes with authentication need the limiter).
-    pub consumers_have_plans: bool,
+    /// Plans exist, so a consumer may have one — from the config, or made at run time through
+    /// the admin API — and every route with authentication needs the limiter.
+    pub consumers_may_have_plans: bool,
 }
 
 impl Plans {
@@ -180,7 +181,7 @@ impl Plans {
         let cfg = &loaded.config;
         let list: Vec<Arc<Plan>> = cfg.plans.iter().map(|p| Arc::new(Plan::build(p))).collect();
         let by_name = list.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
-        Plans { list, by_name, consumers_have_plans: cfg.consumers.iter().any(|c| c.plan.is_some()) }
+        Plans { list, by_name, consumers_may_have_plans: !cfg.plans.is_empty() }
     }
 }
 

@@ -74,7 +74,7 @@ impl RateLimit {
     ) -> Option<RateLimit> {
         let LimitSetup { store, plans, backend, metrics } = *setup;
         let default_plan = default_plan.and_then(|n| plans.by_name.get(n).copied());
-        if limits.is_empty() && default_plan.is_none() && !(authenticated && plans.consumers_have_plans) {
+        if limits.is_empty() && default_plan.is_none() && !(authenticated && plans.consumers_may_have_plans) {
             return None;
         }
         let counted = |policy: &Arc<Policy>| {
