@@ -86,6 +86,10 @@ install: $(BIN)
 	        -e 's|^# upgrade_sock = .*|upgrade_sock = "/run/gatehouse/upgrade.sock"|' \
 	        conf/gatehouse.toml > $$cfg && chmod 640 $$cfg && echo "wrote $$cfg"; \
 	    if getent group gatehouse >/dev/null && [ "$$(id -u)" = 0 ]; then chgrp gatehouse $$cfg; fi; fi
+	@specs=$(DESTDIR)$(SYSCONFDIR)/gatehouse/specs; install -d -m 755 $$specs; \
+	  for f in conf/specs/*; do \
+	    if [ -e $$specs/$$(basename $$f) ]; then echo "kept $$specs/$$(basename $$f)"; \
+	    else install -m 644 $$f $$specs/ && echo "wrote $$specs/$$(basename $$f)"; fi; done
 	install -D -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/gatehouse/README.md
 	@echo "next: systemctl daemon-reload && systemctl enable --now gatehouse"
 

@@ -248,6 +248,8 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         // The spec's paths (each with its methods and a mock when the cluster is "mock"), else
         // the route entries, else the whole base path.
         let mut mocks: HashMap<String, Arc<dyn Plugin>> = HashMap::new();
+        // Spec operations marked deprecated, by route pattern.
+        let mut op_plugins: Vec<(String, Arc<dyn Plugin>)> = Vec::new();
         let routes: Vec<(String, bool, MethodSet, Option<&_>, String)> = if let Some(spec) = &spec {
             crate::openapi::routes::paths(spec)
                 .into_iter()
@@ -255,6 +257,16 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                     let pattern = join_path(&a.base_path, &path);
                     if mock {
                         mocks.insert(pattern.clone(), Arc::new(crate::plugins::mock::Mock::new(&ops)));
+                    }
+                    match crate::plugins::lifecycle::DeprecatedOperations::build(a, cfg, &ops) {
+                        Ok(Some(d)) => {
+                            op_plugins.extend(d.into_iter().map(|d| (pattern.clone(), Arc::new(d) as Arc<dyn Plugin>)))
+                        }
+                        Ok(None) => {}
+                        Err(e) => errors.push(ConfigError::new(
+                            format!("api[{i}].spec"),
+                            format!("{}: {e}", a.spec.as_deref().unwrap_or_default()),
+                        )),
                     }
                     let mut methods: Vec<String> = ops.iter().map(|o| o.method.clone()).collect();
                     // HEAD goes wherever GET does (RFC 9110 §9.3.2).
@@ -284,6 +296,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         for (pattern, exact, methods, rc, key) in routes {
             let mut plugins: Vec<Arc<dyn Plugin>> = api_plugins.clone();
             plugins.extend(mocks.get(&pattern).cloned());
+            plugins.extend(op_plugins.iter().filter(|(p, _)| *p == pattern).map(|(_, d)| d.clone()));
             let authenticated = match Auth::build(a, rc, &auth) {
                 Some(p) => {
                     plugins.push(Arc::new(p));

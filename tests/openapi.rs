@@ -126,3 +126,25 @@ fn check_reports_broken_specs_by_pointer() {
     assert_eq!(code, Some(1));
     assert!(out.contains("missing.yaml: /: cannot read the file"), "{out}");
 }
+
+#[tokio::test]
+async fn a_deprecated_operation_announces_itself_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SPEC.replace(
+        "    Pet:\n      get:\n",
+        "    Pet:\n      get:\n        deprecated: true\n        x-deprecated-since: \"2026-03-01\"\n",
+    );
+    let gw =
+        Gateway::start(&(api(&spec_file(dir.path(), &spec), "mock") + "deprecation_link = \"/docs/pets\"\n")).await;
+    let old = gw.get("/v1/pets/1").await;
+    assert_eq!(old.header("deprecation"), Some("@1772323200"));
+    assert_eq!(old.header("link"), Some("</docs/pets>; rel=\"deprecation\"; type=\"text/html\""));
+    let other = gw.send("DELETE", "/v1/pets/1", &[], b"").await;
+    assert_eq!((other.status, other.header("deprecation")), (204, None));
+    assert_eq!(gw.get("/v1/pets").await.header("deprecation"), None);
+    // Without a date to announce, `check` says so.
+    let undated = SPEC.replace("    Pet:\n      get:\n", "    Pet:\n      get:\n        deprecated: true\n");
+    let (code, out) = check_config(&api(&spec_file(dir.path(), &undated), "mock"));
+    assert_eq!(code, Some(1));
+    assert!(out.contains("deprecated: true needs x-deprecated-since (or the API's deprecated_since)"), "{out}");
+}

@@ -21,6 +21,10 @@ pub struct Operation {
     /// Upper case (`GET`).
     pub method: String,
     pub deprecated: bool,
+    /// `x-deprecated-since`, unix seconds.
+    pub deprecated_since: Option<u64>,
+    /// The operation's JSON Pointer in the spec (for problems found later).
+    pub pointer: String,
     pub responses: std::sync::Arc<Vec<ResponseSpec>>,
 }
 
@@ -111,10 +115,12 @@ pub fn parse(doc: &Value) -> Result<Spec, Vec<SpecError>> {
                     let Some(op) = item.get(method) else { continue };
                     let at = format!("{at}/{method}");
                     match operation(doc, op, &at) {
-                        Ok((deprecated, responses)) => operations.push(Operation {
+                        Ok((deprecated, deprecated_since, responses)) => operations.push(Operation {
                             path: path.clone(),
                             method: method.to_ascii_uppercase(),
                             deprecated,
+                            deprecated_since,
+                            pointer: at.clone(),
                             responses: std::sync::Arc::new(responses),
                         }),
                         Err(e) => errors.extend(e),
@@ -149,9 +155,21 @@ fn path_ok(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn operation(doc: &Value, op: &Value, at: &str) -> Result<(bool, Vec<ResponseSpec>), Vec<SpecError>> {
+type Parsed = (bool, Option<u64>, Vec<ResponseSpec>);
+
+fn operation(doc: &Value, op: &Value, at: &str) -> Result<Parsed, Vec<SpecError>> {
     let op = deref(doc, op, at).map_err(|e| vec![e])?;
     let deprecated = op.get("deprecated").and_then(Value::as_bool).unwrap_or(false);
+    let since = match op.get("x-deprecated-since") {
+        None => None,
+        Some(v) => {
+            let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            match crate::config::Moment::try_from(text) {
+                Ok(m) => Some(m.unix()),
+                Err(e) => return Err(vec![problem(format!("{at}/x-deprecated-since"), e)]),
+            }
+        }
+    };
     let Some(responses) = op.get("responses").and_then(Value::as_object) else {
         return Err(vec![problem(format!("{at}/responses"), "missing: an operation documents its responses")]);
     };
@@ -175,7 +193,7 @@ fn operation(doc: &Value, op: &Value, at: &str) -> Result<(bool, Vec<ResponseSpe
     }
     if errors.is_empty() {
         out.sort_by_key(|r| r.status);
-        Ok((deprecated, out))
+        Ok((deprecated, since, out))
     } else {
         Err(errors)
     }

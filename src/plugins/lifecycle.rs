@@ -98,6 +98,71 @@ impl Plugin for Lifecycle {
     }
 }
 
+/// Operations marked `deprecated: true` in the spec of an API that is not deprecated as a
+/// whole: `Deprecation` (dated by the operation's `x-deprecated-since`, else the API's
+/// `deprecated_since`) and the API's `Link`s, on those methods of the route only.
+pub struct DeprecatedOperations {
+    methods: crate::proxy::router::MethodSet,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl DeprecatedOperations {
+    /// `Ok(None)` when none of `ops` is deprecated (or the whole API is); `Err` names an
+    /// operation with no date to announce.
+    pub fn build(
+        a: &ApiConfig,
+        cfg: &Config,
+        ops: &[&crate::openapi::Operation],
+    ) -> Result<Option<Vec<DeprecatedOperations>>, String> {
+        if a.status != ApiStatus::Active {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        for op in ops.iter().filter(|o| o.deprecated) {
+            let since = op.deprecated_since.or(a.deprecated_since.map(|m| m.unix())).ok_or_else(|| {
+                format!("{}: deprecated: true needs x-deprecated-since (or the API's deprecated_since)", op.pointer)
+            })?;
+            let mut headers =
+                vec![(DEPRECATION.clone(), HeaderValue::from_str(&format!("@{since}")).map_err(|e| e.to_string())?)];
+            let mut links = Vec::new();
+            if let Some(l) = &a.deprecation_link {
+                links.push(format!("<{l}>; rel=\"deprecation\"; type=\"text/html\""));
+            }
+            let successor =
+                a.successor.as_ref().and_then(|v| cfg.apis.iter().find(|o| o.name == a.name && &o.version == v));
+            links.extend(successor.map(|s| format!("<{}>; rel=\"successor-version\"", s.base_path)));
+            if !links.is_empty() {
+                headers
+                    .push((http::header::LINK, HeaderValue::from_str(&links.join(", ")).map_err(|e| e.to_string())?));
+            }
+            out.push(DeprecatedOperations {
+                methods: crate::proxy::router::MethodSet::from_names(std::slice::from_ref(&op.method)),
+                headers,
+            });
+        }
+        Ok((!out.is_empty()).then_some(out))
+    }
+}
+
+#[async_trait]
+impl Plugin for DeprecatedOperations {
+    fn name(&self) -> &'static str {
+        "deprecated-operation"
+    }
+    fn priority(&self) -> u32 {
+        16
+    }
+    fn phases(&self) -> Phases {
+        Phases { request: true, ..Default::default() }
+    }
+    fn request_now(&self, session: &mut Session, ctx: &mut RequestCtx) -> Option<Flow> {
+        if self.methods.0 & crate::proxy::router::MethodSet::bit(&session.req_header().method) != 0 {
+            ctx.answer_headers.extend(self.headers.iter().cloned());
+        }
+        Some(Flow::Continue)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
