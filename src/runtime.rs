@@ -66,6 +66,10 @@ pub struct Api {
     pub version: String,
     /// `Vary` of answers when this version shares its base path with others (header-picked).
     pub vary: Option<http::HeaderValue>,
+    pub status: crate::config::ApiStatus,
+    pub sunset: Option<crate::config::Moment>,
+    /// Route patterns of spec operations marked `deprecated: true` (analytics' `operation`).
+    pub deprecated_operations: Vec<String>,
     pub title: Option<String>,
     pub base_path: String,
     pub hosts: Vec<String>,
@@ -234,6 +238,13 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             cluster: cluster.clone(),
             metrics: shared.metrics.api(&a.name),
             vary: in_family.then(|| http::HeaderValue::from_str(&a.version_header).ok()).flatten(),
+            status: a.status,
+            sunset: a.sunset,
+            deprecated_operations: spec
+                .iter()
+                .flat_map(|s| s.operations.iter().filter(|o| o.deprecated))
+                .map(|o| join_path(&a.base_path, &o.path))
+                .collect(),
             compression: crate::proxy::compress::Compression::build(&cfg.server.compression, a.compression.as_ref()),
         });
         apis.push(api.clone());

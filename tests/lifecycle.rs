@@ -204,3 +204,39 @@ async fn a_deprecated_default_leaves_the_default_to_the_active_version() {
     assert_eq!(old.status, 410);
     assert_eq!(old.header("link"), Some("</pets>; rel=\"successor-version\""));
 }
+
+#[tokio::test]
+async fn deprecated_usage_names_who_still_calls_the_old_version() {
+    let up = Upstream::start("u").await;
+    let key = |name: &str| {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(format!("{name}-key").as_bytes());
+        format!("sha256:{}", d.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    };
+    let text = two_versions(&up, DEPRECATED)
+        + &format!(
+            "\n[[consumer]]\nname = \"alice\"\napi_keys = [\"{}\"]\n\n[[consumer]]\nname = \"bob\"\napi_keys = [\"{}\"]\n\n[analytics]\nflush_interval = \"200ms\"\n",
+            key("alice"),
+            key("bob")
+        );
+    let gw = Gateway::start(&text).await;
+    for _ in 0..3 {
+        assert_eq!(gw.send("GET", "/pets/v1/cats", &[("x-api-key", "alice-key")], b"").await.status, 200);
+    }
+    assert_eq!(gw.send("GET", "/pets/v2/cats", &[("x-api-key", "bob-key")], b"").await.status, 200);
+    common::eventually(10, "alice's calls reported", || async {
+        let r = gw.admin_get("/apis/pets/v1/deprecated-usage").await;
+        r.status == 200 && r.json()["usage"][0]["count"] == 3
+    })
+    .await;
+    let report = gw.admin_get("/apis/pets/v1/deprecated-usage").await.json();
+    assert_eq!(report["status"], "deprecated");
+    assert_eq!(report["sunset"], "2099-01-01T00:00:00Z");
+    assert_eq!(report["usage"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["usage"][0]["consumer"], "alice");
+    assert_eq!(report["usage"][0]["operation"], "/pets/v1");
+    // The successor is not deprecated: nobody to warn.
+    let v2 = gw.admin_get("/apis/pets/v2/deprecated-usage").await.json();
+    assert_eq!(v2["usage"].as_array().unwrap().len(), 0, "{v2}");
+    assert_eq!(gw.admin_get("/apis/pets/v9/deprecated-usage").await.status, 404);
+}

@@ -190,3 +190,66 @@ mod tests {
         assert_eq!(csv_field(&Value::Null), "");
     }
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageParams {
+    since: Option<String>,
+}
+
+/// `GET /apis/{name}/{version}/deprecated-usage`: who still calls what is deprecated — the whole
+/// version when its status is `deprecated` or `retired`, else the operations its spec marks
+/// `deprecated: true` (by route; analytics keep no method) — with counts and the last minute
+/// seen since `since` (default: 30 days ago), so they can be warned before the sunset.
+pub async fn deprecated_usage(
+    State(st): St,
+    axum::extract::Path((name, version)): axum::extract::Path<(String, String)>,
+    Query(p): Query<UsageParams>,
+) -> Result<Response, Problem> {
+    let rt = st.runtime.load();
+    let Some(api) = rt.apis.iter().find(|a| a.name == name && a.version == version).cloned() else {
+        return Err(Problem::new(StatusCode::NOT_FOUND, format!("no API {name:?} version {version:?}")));
+    };
+    drop(rt);
+    let whole = api.status != crate::config::ApiStatus::Active;
+    let now = now_ms() / 1000;
+    let since = time_param("since", &p.since, now - 30 * 86400)?;
+    let f = RollupFilter {
+        since,
+        until: now + 60,
+        api: Some(name.clone()),
+        version: Some(version.clone()),
+        consumer: None,
+    };
+    let rows = read(&st, f, true).await?;
+    // (consumer, operation) -> (count, last minute seen)
+    let mut usage: BTreeMap<(String, String), (u64, i64)> = BTreeMap::new();
+    for (k, r) in rows.iter().filter(|(k, _)| whole || api.deprecated_operations.contains(&k.operation)) {
+        let e = usage.entry((k.consumer.clone(), k.operation.clone())).or_default();
+        e.0 += r.count as u64;
+        e.1 = e.1.max(k.start);
+    }
+    let mut list: Vec<Value> = usage
+        .into_iter()
+        .map(|((consumer, operation), (count, last))| {
+            json!({
+                "consumer": (!consumer.is_empty()).then_some(consumer), "operation": operation,
+                "count": count, "last_seen": rfc3339(last * 1000),
+            })
+        })
+        .collect();
+    list.sort_by(|a, b| b["count"].as_u64().cmp(&a["count"].as_u64()));
+    Ok(Json(json!({
+        "api": name, "version": version,
+        "status": match api.status {
+            crate::config::ApiStatus::Active => "active",
+            crate::config::ApiStatus::Deprecated => "deprecated",
+            crate::config::ApiStatus::Retired => "retired",
+        },
+        "sunset": api.sunset.map(|s| rfc3339(s.unix() as i64 * 1000)),
+        "deprecated": if whole { json!("all operations") } else { json!(api.deprecated_operations) },
+        "since": rfc3339(since * 1000),
+        "usage": list,
+    }))
+    .into_response())
+}

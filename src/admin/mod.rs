@@ -89,6 +89,7 @@ pub fn routes() -> Routes {
         .add(Method::POST, "/consumers/{name}/keys/{id}/rotate", consumers::rotate_key)
         .add(Method::GET, "/analytics", analytics::analytics)
         .add(Method::GET, "/analytics/top", analytics::top)
+        .add(Method::GET, "/apis/{name}/{version}/deprecated-usage", analytics::deprecated_usage)
 }
 
 /// The whole admin router: routes, 404 fallback, token check, problem rendering (outermost).
