@@ -86,6 +86,7 @@ on_both_backends!(
     a_denied_request_consumes_no_other_limit,
     concurrency_slots_are_released_however_a_request_ends,
     a_reload_keeps_the_state_of_unchanged_limits,
+    long_header_keys_count_apart_by_digest,
 );
 
 /// The value of one metric line (0 when absent).
@@ -350,4 +351,30 @@ async fn a_reload_keeps_the_state_of_unchanged_limits(redis: bool) {
     let r = gw.get("/x").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ratelimit-remaining"), Some("2"));
+}
+
+/// Header values over 64 bytes are counted by their SHA-256 (a client cannot make the limiter
+/// hold kilobytes per key): equal long values share a count, values differing in the last byte
+/// do not.
+async fn long_header_keys_count_apart_by_digest(redis: bool) {
+    let Some(counts) = counts(redis).await else { return };
+    let up = Upstream::start("u").await;
+    let gw = Gateway::start(
+        &(simple_config(&[&up], "", "limits = [{ rate = \"1/hour\", key = \"header:x-tenant\" }]") + &counts.toml),
+    )
+    .await;
+    counts.ready(&gw).await;
+    let (a, b) = ("t".repeat(99) + "a", "t".repeat(99) + "b");
+    let send = |v: &str| {
+        let v = v.to_string();
+        let gw = &gw;
+        async move { gw.send("GET", "/x", &[("x-tenant", v.as_str())], b"").await.status }
+    };
+    assert_eq!(send(&a).await, 200);
+    assert_eq!(send(&a).await, 429);
+    assert_eq!(send(&b).await, 200);
+    if let Some(r) = &counts.redis {
+        let keys = r.command("KEYS *").await.unwrap_or_default();
+        assert!(keys.contains(":sha256:") && !keys.contains("tttttttt"), "{keys}");
+    }
 }

@@ -10,7 +10,13 @@ use std::net::IpAddr;
 pub enum KeyValue<'a> {
     Bytes(&'a [u8]),
     Ip(IpAddr),
+    /// The SHA-256 of a long header value: a client choosing header values cannot make the
+    /// gateway (or Redis) hold kilobytes per key, nor make two values share a count.
+    Digest([u8; 32]),
 }
+
+/// Header values longer than this are counted by their digest.
+const LONG_VALUE: usize = 64;
 
 impl KeyValue<'_> {
     /// The bytes a local cell is keyed by (with the tag, no two kinds of key can meet).
@@ -19,6 +25,7 @@ impl KeyValue<'_> {
             KeyValue::Bytes(b) => f(b),
             KeyValue::Ip(IpAddr::V4(a)) => f(&a.octets()),
             KeyValue::Ip(IpAddr::V6(a)) => f(&a.octets()),
+            KeyValue::Digest(d) => f(d),
         }
     }
 
@@ -27,6 +34,9 @@ impl KeyValue<'_> {
         match self {
             KeyValue::Bytes(b) => String::from_utf8_lossy(b),
             KeyValue::Ip(ip) => Cow::Owned(ip.to_string()),
+            KeyValue::Digest(d) => {
+                Cow::Owned(format!("sha256:{}", d.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+            }
         }
     }
 }
@@ -47,6 +57,10 @@ pub fn key_value<'a>(key: &LimitKey, session: &'a Session, ctx: &'a RequestCtx) 
         LimitKey::Ip => ip(),
         LimitKey::Header(name) => {
             let value = session.req_header().headers.get(name.as_str()).map(|v| v.as_bytes()).unwrap_or_default();
+            if value.len() > LONG_VALUE {
+                use sha2::Digest;
+                return (4, KeyValue::Digest(sha2::Sha256::digest(value).into()));
+            }
             (2, KeyValue::Bytes(value))
         }
         LimitKey::Route => (3, KeyValue::Bytes(b"")),
