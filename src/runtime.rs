@@ -261,10 +261,11 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         let mut mocks: HashMap<String, Arc<dyn Plugin>> = HashMap::new();
         // Spec operations marked deprecated, by route pattern.
         let mut op_plugins: Vec<(String, Arc<dyn Plugin>)> = Vec::new();
-        let routes: Vec<(String, bool, MethodSet, Option<&_>, String)> = if let Some(spec) = &spec {
-            crate::openapi::routes::paths(spec)
-                .into_iter()
-                .map(|(path, ops)| {
+        // A spec's paths get their mock and deprecated-operation plugins; its operations are the
+        // route entries (grouped by what they ask for), else `[[api.route]]`, else the base path.
+        let spec_routes = match &spec {
+            Some(spec) => {
+                for (path, ops) in crate::openapi::routes::paths(spec) {
                     let pattern = join_path(&a.base_path, &path);
                     if mock {
                         mocks.insert(pattern.clone(), Arc::new(crate::plugins::mock::Mock::new(&ops)));
@@ -279,28 +280,25 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                             format!("{}: {e}", a.spec.as_deref().unwrap_or_default()),
                         )),
                     }
-                    let mut methods: Vec<String> = ops.iter().map(|o| o.method.clone()).collect();
-                    // HEAD goes wherever GET does (RFC 9110 §9.3.2).
-                    if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
-                        methods.push("HEAD".into());
-                    }
-                    (pattern, true, MethodSet::from_names(&methods), None, format!("api[{i}].spec"))
+                }
+                crate::openapi::routes::route_configs(spec, a, cfg, &format!("api[{i}].spec")).unwrap_or_else(|e| {
+                    errors.extend(e);
+                    Vec::new()
                 })
-                .collect()
-        } else if a.route.is_empty() {
+            }
+            None => Vec::new(),
+        };
+        let entries = if spec.is_some() { &spec_routes } else { &a.route };
+        let routes: Vec<(String, bool, MethodSet, Option<&_>, String)> = if spec.is_none() && a.route.is_empty() {
             vec![(a.base_path.clone(), false, MethodSet::ANY, None, format!("api[{i}].base_path"))]
         } else {
-            a.route
+            entries
                 .iter()
                 .enumerate()
                 .map(|(j, r)| {
-                    (
-                        join_path(&a.base_path, &r.path),
-                        r.exact,
-                        MethodSet::from_names(&r.methods),
-                        Some(r),
-                        format!("api[{i}].route[{j}].path"),
-                    )
+                    let key =
+                        if spec.is_some() { format!("api[{i}].spec") } else { format!("api[{i}].route[{j}].path") };
+                    (join_path(&a.base_path, &r.path), r.exact, MethodSet::from_names(&r.methods), Some(r), key)
                 })
                 .collect()
         };

@@ -148,3 +148,55 @@ async fn a_deprecated_operation_announces_itself_alone() {
     assert_eq!(code, Some(1));
     assert!(out.contains("deprecated: true needs x-deprecated-since (or the API's deprecated_since)"), "{out}");
 }
+
+const SECURED: &str = r##"
+openapi: 3.1.0
+info: { title: Secured, version: "1" }
+security: [{ key: [] }]
+paths:
+  /items:
+    get:
+      x-gatehouse-plan: tiny
+      responses: { "200": { description: ok, content: { application/json: { example: [] } } } }
+    post:
+      security: [{ basic: [] }]
+      responses: { "201": { description: made } }
+  /open:
+    get:
+      security: []
+      responses: { "200": { description: ok, content: { text/plain: { example: "hi" } } } }
+components:
+  securitySchemes:
+    key: { type: apiKey, in: header, name: X-Key }
+    basic: { type: http, scheme: basic }
+"##;
+
+#[tokio::test]
+async fn the_specs_security_and_plans_apply_per_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_file(dir.path(), SECURED);
+    let consumer = "[[consumer]]\nname = \"a\"\napi_keys = [\"sha256:c018c41c1afaf2c0b66c64f97d0ee135657b699ad260f299234cd40a5d625e0e\"]\n";
+    let plan = "[[plan]]\nname = \"tiny\"\nrate = \"1/hour\"\n";
+    let gw = Gateway::start(&format!("{}key_header = \"X-Key\"\n\n{consumer}\n{plan}", api(&spec, "mock"))).await;
+    assert_eq!(gw.get("/v1/items").await.status, 401, "the document's security: an API key");
+    let key = [("x-key", "example-key")];
+    assert_eq!(gw.send("GET", "/v1/items", &key, b"").await.status, 200);
+    assert_eq!(gw.send("GET", "/v1/items", &key, b"").await.status, 429, "x-gatehouse-plan: tiny");
+    let post = gw.send("POST", "/v1/items", &key, b"").await;
+    assert_eq!(post.status, 401, "POST asks for basic, not the key");
+    assert!(
+        post.header("www-authenticate").is_some_and(|v| v.starts_with("Basic")),
+        "{:?}",
+        post.header("www-authenticate")
+    );
+    assert_eq!(gw.get("/v1/open").await.text(), "hi", "security: [] is public");
+    // What the spec asks of the config is checked.
+    let (code, out) = check_config(&api(&spec, "mock"));
+    assert_eq!(code, Some(1));
+    for want in [
+        "/paths/~1items/get: the API key is read from header \"X-Key\": set key_header = \"X-Key\" on this API",
+        "/paths/~1items/get: x-gatehouse-plan: no plan named \"tiny\"",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+}

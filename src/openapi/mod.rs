@@ -4,6 +4,7 @@
 //! (the gateway does not fetch while loading a config). Problems name their JSON Pointer.
 
 pub mod routes;
+pub mod security;
 
 use serde_json::Value;
 use std::path::Path;
@@ -25,6 +26,12 @@ pub struct Operation {
     pub deprecated_since: Option<u64>,
     /// The operation's JSON Pointer in the spec (for problems found later).
     pub pointer: String,
+    /// Authentication and scopes from `security` / `x-gatehouse-scopes`.
+    pub security: security::Security,
+    /// `x-gatehouse-plan`: the plan of this operation's requests.
+    pub plan: Option<String>,
+    /// `x-gatehouse-cache`: a route `cache` table (`enabled`, `default_ttl`, `per_consumer`).
+    pub cache: Option<Value>,
     pub responses: std::sync::Arc<Vec<ResponseSpec>>,
 }
 
@@ -120,6 +127,15 @@ pub fn parse(doc: &Value) -> Result<Spec, Vec<SpecError>> {
                             method: method.to_ascii_uppercase(),
                             deprecated,
                             deprecated_since,
+                            security: match security::of(doc, op, &at) {
+                                Ok(s) => s,
+                                Err(e) => {
+                                    errors.push(e);
+                                    Default::default()
+                                }
+                            },
+                            plan: op.get("x-gatehouse-plan").and_then(Value::as_str).map(str::to_string),
+                            cache: op.get("x-gatehouse-cache").cloned(),
                             pointer: at.clone(),
                             responses: std::sync::Arc::new(responses),
                         }),
