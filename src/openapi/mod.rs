@@ -3,7 +3,9 @@
 //! examples (for `cluster = "mock"`). Local `$ref`s (`#/…`) are followed; remote ones are refused
 //! (the gateway does not fetch while loading a config). Problems name their JSON Pointer.
 
+pub mod params;
 pub mod routes;
+pub mod validate;
 
 use serde_json::Value;
 use std::path::Path;
@@ -13,6 +15,8 @@ pub const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head
 pub struct Spec {
     pub title: Option<String>,
     pub operations: Vec<Operation>,
+    /// The whole document: schemas are compiled against it (their `$ref`s point into it).
+    pub doc: Value,
 }
 
 pub struct Operation {
@@ -26,6 +30,10 @@ pub struct Operation {
     /// The operation's JSON Pointer in the spec (for problems found later).
     pub pointer: String,
     pub responses: std::sync::Arc<Vec<ResponseSpec>>,
+    /// Where the operation object is once `$ref`s are followed (its schemas' pointers start here).
+    pub location: String,
+    pub params: Vec<params::Param>,
+    pub body: Option<params::RequestBody>,
 }
 
 /// One documented response: its status and, per media type, the examples given for it.
@@ -38,6 +46,8 @@ pub struct Content {
     pub media_type: String,
     /// (name, value); an `example` without a name is called "default".
     pub examples: Vec<(String, Value)>,
+    /// Where the media type's `schema` is in the spec.
+    pub schema: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,13 +73,20 @@ fn token(s: &str) -> String {
 }
 
 /// Follow `$ref`s from `v` (at `at`) to the value they name.
-fn deref<'a>(doc: &'a Value, mut v: &'a Value, at: &str) -> Result<&'a Value, SpecError> {
+fn deref<'a>(doc: &'a Value, v: &'a Value, at: &str) -> Result<&'a Value, SpecError> {
+    deref_at(doc, v, at).map(|(v, _)| v)
+}
+
+/// `deref`, with the JSON Pointer of the value reached (where its own members are).
+fn deref_at<'a>(doc: &'a Value, mut v: &'a Value, at: &str) -> Result<(&'a Value, String), SpecError> {
+    let mut here = at.to_string();
     for _ in 0..32 {
-        let Some(r) = v.get("$ref").and_then(Value::as_str) else { return Ok(v) };
+        let Some(r) = v.get("$ref").and_then(Value::as_str) else { return Ok((v, here)) };
         let Some(pointer) = r.strip_prefix('#') else {
             return Err(problem(at, format!("$ref {r:?}: only local references (#/...) are supported")));
         };
         v = doc.pointer(pointer).ok_or_else(|| problem(at, format!("$ref {r:?} points nowhere")))?;
+        here = pointer.to_string();
     }
     Err(problem(at, "$ref chain too long (a cycle?)"))
 }
@@ -104,7 +121,7 @@ pub fn parse(doc: &Value) -> Result<Spec, Vec<SpecError>> {
                     errors.push(problem(&at, e));
                     continue;
                 }
-                let item = match deref(doc, item, &at) {
+                let (item, item_at) = match deref_at(doc, item, &at) {
                     Ok(i) => i,
                     Err(e) => {
                         errors.push(e);
@@ -114,16 +131,25 @@ pub fn parse(doc: &Value) -> Result<Spec, Vec<SpecError>> {
                 for method in METHODS {
                     let Some(op) = item.get(method) else { continue };
                     let at = format!("{at}/{method}");
-                    match operation(doc, op, &at) {
-                        Ok((deprecated, deprecated_since, responses)) => operations.push(Operation {
-                            path: path.clone(),
-                            method: method.to_ascii_uppercase(),
-                            deprecated,
-                            deprecated_since,
-                            pointer: at.clone(),
-                            responses: std::sync::Arc::new(responses),
-                        }),
-                        Err(e) => errors.extend(e),
+                    let op_at = format!("{item_at}/{method}");
+                    let accepts = deref_at(doc, op, &op_at).map_err(|e| vec![e]).and_then(|(op, op_at)| {
+                        let params = params::parameters(doc, item, &item_at, op, &op_at)?;
+                        Ok((params, params::request_body(doc, op, &op_at).map_err(|e| vec![e])?, op_at))
+                    });
+                    match (operation(doc, op, &op_at), accepts) {
+                        (Ok((deprecated, deprecated_since, responses)), Ok((params, body, location))) => operations
+                            .push(Operation {
+                                path: path.clone(),
+                                method: method.to_ascii_uppercase(),
+                                deprecated,
+                                deprecated_since,
+                                pointer: at.clone(),
+                                responses: std::sync::Arc::new(responses),
+                                location,
+                                params,
+                                body,
+                            }),
+                        (a, b) => errors.extend(a.err().into_iter().chain(b.err()).flatten()),
                     }
                 }
             }
@@ -133,7 +159,7 @@ pub fn parse(doc: &Value) -> Result<Spec, Vec<SpecError>> {
         errors.push(problem("/paths", "no operations"));
     }
     if errors.is_empty() {
-        Ok(Spec { title, operations })
+        Ok(Spec { title, operations, doc: doc.clone() })
     } else {
         Err(errors)
     }
@@ -158,7 +184,8 @@ fn path_ok(path: &str) -> Result<(), String> {
 type Parsed = (bool, Option<u64>, Vec<ResponseSpec>);
 
 fn operation(doc: &Value, op: &Value, at: &str) -> Result<Parsed, Vec<SpecError>> {
-    let op = deref(doc, op, at).map_err(|e| vec![e])?;
+    let (op, at) = deref_at(doc, op, at).map_err(|e| vec![e])?;
+    let at = at.as_str();
     let deprecated = op.get("deprecated").and_then(Value::as_bool).unwrap_or(false);
     let since = match op.get("x-deprecated-since") {
         None => None,
@@ -186,8 +213,8 @@ fn operation(doc: &Value, op: &Value, at: &str) -> Result<Parsed, Vec<SpecError>
             errors.push(problem(&rat, format!("{code:?} is not a status code, NXX or default")));
             continue;
         };
-        match deref(doc, resp, &rat) {
-            Ok(resp) => out.push(ResponseSpec { status, content: content(doc, resp, &rat, &mut errors) }),
+        match deref_at(doc, resp, &rat) {
+            Ok((resp, rat)) => out.push(ResponseSpec { status, content: content(doc, resp, &rat, &mut errors) }),
             Err(e) => errors.push(e),
         }
     }
@@ -222,7 +249,8 @@ fn content(doc: &Value, resp: &Value, at: &str, errors: &mut Vec<SpecError>) -> 
                 examples.extend(ex.map(|v| ("default".to_string(), v.clone())));
             }
         }
-        out.push(Content { media_type: media_type.clone(), examples });
+        let schema = m.get("schema").map(|_| format!("{mat}/schema"));
+        out.push(Content { media_type: media_type.clone(), examples, schema });
     }
     out
 }
