@@ -223,5 +223,73 @@ async fn without_validation_nothing_is_checked() {
     let (gw, up, _dir) = start("").await;
     assert_eq!(gw.get("/v1/pets/abc").await.status, 200);
     assert_eq!(up.requests(), 1);
-    let _ = json!(null);
+}
+
+#[tokio::test]
+async fn what_an_attacker_sends_is_refused_cleanly() {
+    let (gw, up, _dir) = start("validate_requests = true\n").await;
+    let post = |extra: &str, body: &[u8]| {
+        let mut raw = format!(
+            "POST /v1/pets HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n{extra}Connection: close\r\n\r\n"
+        )
+        .into_bytes();
+        raw.extend_from_slice(body);
+        raw
+    };
+    // A chunked body is read up to the limit like a sized one: small and valid passes whole…
+    let ok = common::client::send_raw(
+        gw.addr,
+        &post("Transfer-Encoding: chunked\r\n", b"1b\r\n{\"name\":\"Tom\",\"kind\":\"cat\"}\r\n0\r\n\r\n"),
+    )
+    .await
+    .unwrap();
+    assert_eq!((ok.status, ok.json()["body"].as_str()), (200, Some(r#"{"name":"Tom","kind":"cat"}"#)));
+    // …one that never ends within the limit is refused, not forwarded unchecked.
+    let mut chunks = Vec::new();
+    for _ in 0..100 {
+        chunks.extend_from_slice(format!("400\r\n{}\r\n", " ".repeat(1024)).as_bytes());
+    }
+    chunks.extend_from_slice(b"0\r\n\r\n");
+    let big = common::client::send_raw(gw.addr, &post("Transfer-Encoding: chunked\r\n", &chunks)).await.unwrap();
+    assert_eq!(big.status, 413);
+    // Nesting deeper than the JSON parser follows is "not JSON", not a stack overflow.
+    let deep = "[".repeat(20_000) + &"]".repeat(20_000);
+    let r = gw.send("POST", "/v1/pets", &[("content-type", "application/json")], deep.as_bytes()).await;
+    assert!(has(&errors(&r), "body", "", "", "not JSON"));
+    // A header value that is not text is a violation of its own.
+    let raw = b"GET /v1/pets/1 HTTP/1.1\r\nHost: t\r\nX-Trace: \xff\xfe\r\nConnection: close\r\n\r\n";
+    let r = common::client::send_raw(gw.addr, raw).await.unwrap();
+    assert!(has(&errors(&r), "header", "X-Trace", "", "not visible ASCII"));
+    assert_eq!(up.requests(), 1);
+    assert!(gw.get("/v1/pets/2").await.status == 400, "the gateway is still up");
+}
+
+#[tokio::test]
+async fn the_client_body_is_validated_before_json_edits() {
+    let (gw, _up, _dir) =
+        start("validate_requests = true\n[api.request]\njson_set = { \"/via\" = \"gatehouse\" }\n").await;
+    let r =
+        gw.send("POST", "/v1/pets", &[("content-type", "application/json")], br#"{"name":"Tom","kind":"cat"}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent: Value = serde_json::from_str(r.json()["body"].as_str().unwrap()).unwrap();
+    assert_eq!(sent, json!({ "name": "Tom", "kind": "cat", "via": "gatehouse" }), "read once, edited once");
+}
+
+#[tokio::test]
+async fn a_mocked_api_validates_before_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SPEC.replace(
+        "\"201\": { description: made }",
+        "\"201\": { description: made, content: { application/json: { example: { id: 1 } } } }",
+    );
+    let body = format!(
+        "[[api]]\nname = \"pets\"\nbase_path = \"/v1\"\nspec = \"{}\"\ncluster = \"mock\"\nvalidate_requests = true\n",
+        spec_file(dir.path(), &spec)
+    );
+    let gw = Gateway::start(&body).await;
+    let ct = ("content-type", "application/json");
+    let made = gw.send("POST", "/v1/pets", &[ct], br#"{"name":"Tom","kind":"cat"}"#).await;
+    assert_eq!((made.status, made.json()), (201, json!({ "id": 1 })));
+    let refused = gw.send("POST", "/v1/pets", &[ct], br#"{"name":"Tom"}"#).await;
+    assert!(has(&errors(&refused), "body", "", "", "kind"));
 }
