@@ -293,3 +293,17 @@ async fn a_mocked_api_validates_before_answering() {
     let refused = gw.send("POST", "/v1/pets", &[ct], br#"{"name":"Tom"}"#).await;
     assert!(has(&errors(&refused), "body", "", "", "kind"));
 }
+
+#[tokio::test]
+async fn a_small_body_of_many_bad_items_gets_a_bounded_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Upstream::start("u").await;
+    let spec = SPEC
+        .replace("schema: { $ref: \"#/components/schemas/Pet\" }", "schema: { type: array, items: { type: string } }");
+    let gw = Gateway::start(&config(&up, &spec_file(dir.path(), &spec), "validate_requests = true\n")).await;
+    let body = format!("[{}1]", "1,".repeat(5000));
+    let r = gw.send("POST", "/v1/pets", &[("content-type", "application/json")], body.as_bytes()).await;
+    assert_eq!(errors(&r).len(), 50);
+    assert!(r.json()["detail"].as_str().unwrap().contains("5001 problems, the first 50 listed"), "{}", r.text());
+    assert!(r.body.len() < 16 * 1024, "{} bytes", r.body.len());
+}

@@ -85,6 +85,12 @@ fn parameter(doc: &Value, p: &Value, at: &str) -> Result<Option<Param>, SpecErro
         Some("cookie") => return Ok(None),
         other => return Err(problem(format!("{at}/in"), format!("{other:?}: must be path, query, header or cookie"))),
     };
+    // OpenAPI: these header parameters are described by other means and ignored.
+    if location == ParamIn::Header
+        && ["accept", "content-type", "authorization"].contains(&name.to_ascii_lowercase().as_str())
+    {
+        return Ok(None);
+    }
     let required = p.get("required").and_then(Value::as_bool).unwrap_or(false) || location == ParamIn::Path;
     let schema = p.get("schema").map(|_| format!("{at}/schema"));
     Ok(Some(Param { name: name.to_string(), location, required, schema }))

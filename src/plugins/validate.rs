@@ -160,8 +160,19 @@ async fn body(
     Ok(())
 }
 
-fn refusal(out: Vec<Violation>) -> Problem {
-    let mut p = Problem::new(400, format!("the request does not match the API's spec ({} problems)", out.len()));
+/// At most this many violations are listed: a small body of many bad items must not make a
+/// large answer.
+const MAX_LISTED: usize = 50;
+
+fn refusal(mut out: Vec<Violation>) -> Problem {
+    let detail = match out.len() {
+        n if n > MAX_LISTED => {
+            format!("the request does not match the API's spec ({n} problems, the first {MAX_LISTED} listed)")
+        }
+        n => format!("the request does not match the API's spec ({n} problems)"),
+    };
+    out.truncate(MAX_LISTED);
+    let mut p = Problem::new(400, detail);
     p.errors = Some(Arc::new(serde_json::to_value(out).unwrap_or_default()));
     p
 }
