@@ -117,6 +117,9 @@ impl Compiler {
             .with_draft(Draft::Draft202012)
             .with_registry(&self.registry)
             .should_validate_formats(true)
+            // `pattern`s run on what clients send: the linear-time engine, no backtracking
+            // (a pattern it cannot compile is reported at load).
+            .with_pattern_options(jsonschema::PatternOptions::regex())
             .offline()
             .build(&wrapper)
             .map_err(|e| problem(pointer, format!("schema: {}", e.masked())))?;
@@ -351,6 +354,32 @@ mod tests {
         let pet = a.params[1].schema.as_ref().unwrap();
         assert_eq!(pet.types, ["string"]);
         assert_eq!((errs(pet, json!("cat")), errs(pet, json!("cow"))), (0, 1));
+    }
+
+    #[test]
+    fn patterns_run_in_linear_time_and_refs_must_be_local() {
+        let doc = |schema: Value| {
+            json!({
+                "openapi": "3.1.0", "info": { "title": "t", "version": "1" },
+                "paths": { "/a": { "get": {
+                    "parameters": [{ "name": "q", "in": "query", "schema": schema }],
+                    "responses": { "204": { "description": "ok" } } } } }
+            })
+        };
+        let (spec, c) = compiled(doc(json!({ "type": "string", "pattern": "^(a+)+$" })));
+        let q = c.operation(&spec.operations[0]).unwrap().params.remove(0).schema.unwrap();
+        let evil = "a".repeat(5000) + "!";
+        let started = std::time::Instant::now();
+        let mut out = Vec::new();
+        q.check(&json!(evil), "query", Some("q"), &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+        // A backreference needs a backtracking engine: refused at load, by pointer.
+        let (spec, c) = compiled(doc(json!({ "type": "string", "pattern": "^(a)\\1$" })));
+        let e = c.operation(&spec.operations[0]).err().unwrap();
+        assert!(e[0].to_string().starts_with("/paths/~1a/get/parameters/0/schema: schema"), "{e:?}");
+        let (spec, c) = compiled(doc(json!({ "$ref": "https://example.com/pet.json" })));
+        assert!(c.operation(&spec.operations[0]).is_err(), "nothing is fetched");
     }
 
     #[test]
