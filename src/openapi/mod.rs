@@ -133,8 +133,13 @@ pub fn parse(doc: &Value) -> Result<Spec, Vec<SpecError>> {
                     let at = format!("{at}/{method}");
                     let op_at = format!("{item_at}/{method}");
                     let accepts = deref_at(doc, op, &op_at).map_err(|e| vec![e]).and_then(|(op, op_at)| {
-                        let params = params::parameters(doc, item, &item_at, op, &op_at)?;
-                        Ok((params, params::request_body(doc, op, &op_at).map_err(|e| vec![e])?, op_at))
+                        match (
+                            params::parameters(path, doc, item, &item_at, op, &op_at),
+                            params::request_body(doc, op, &op_at),
+                        ) {
+                            (Ok(params), Ok(body)) => Ok((params, body, op_at)),
+                            (params, body) => Err(params.err().into_iter().flatten().chain(body.err()).collect()),
+                        }
                     });
                     match (operation(doc, op, &op_at), accepts) {
                         (Ok((deprecated, deprecated_since, responses)), Ok((params, body, location))) => operations
@@ -302,7 +307,11 @@ mod tests {
             "paths": {
                 "/a/b{c}": { "get": { "responses": {} } },
                 "/d": { "get": { "summary": "no responses" } },
-                "/e": { "post": { "responses": { "20x": {}, "201": { "$ref": "#/nowhere" }, "202": { "$ref": "other.yaml#/x" } } } }
+                "/e": { "post": { "responses": { "20x": {}, "201": { "$ref": "#/nowhere" }, "202": { "$ref": "other.yaml#/x" } } } },
+                "/f/{id}": { "get": {
+                    "parameters": [{ "name": "ident", "in": "path", "required": true }, { "name": "x", "in": "body" }],
+                    "requestBody": { "description": "no content" },
+                    "responses": { "204": { "description": "ok" } } } }
             }
         });
         let errors: Vec<String> = parse(&doc).err().unwrap().iter().map(|e| e.to_string()).collect();
@@ -313,6 +322,9 @@ mod tests {
             "/paths/~1e/post/responses/20x: \"20x\" is not a status code",
             "/paths/~1e/post/responses/201: $ref \"#/nowhere\" points nowhere",
             "/paths/~1e/post/responses/202: $ref \"other.yaml#/x\": only local references",
+            "/paths/~1f~1{id}/get/parameters/1/in: \"body\": must be path, query, header or cookie",
+            "/paths/~1f~1{id}/get/parameters/0/name: path parameter \"ident\" is not in the path \"/f/{id}\"",
+            "/paths/~1f~1{id}/get/requestBody/content: missing",
         ] {
             assert!(errors.iter().any(|e| e.starts_with(want)), "missing {want:?} in {errors:#?}");
         }

@@ -29,6 +29,8 @@ pub struct Param {
     pub required: bool,
     /// Where the parameter's `schema` is in the spec.
     pub schema: Option<String>,
+    /// Where the parameter is in the spec (for problems found later).
+    pub pointer: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -41,6 +43,7 @@ pub struct RequestBody {
 /// The parameters of `item` (at `item_at`) and `op` (at `op_at`): one per (in, name), the
 /// operation's winning. Cookie parameters are not checked (the gateway reads no cookies).
 pub fn parameters(
+    path: &str,
     doc: &Value,
     item: &Value,
     item_at: &str,
@@ -66,6 +69,15 @@ pub fn parameters(
             }
         }
     }
+    // A path parameter names a `{template}` of the path, or could never be given.
+    for p in out.iter().filter(|p| p.location == ParamIn::Path) {
+        if !path.split('/').any(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) == Some(&p.name)) {
+            errors.push(problem(
+                format!("{}/name", p.pointer),
+                format!("path parameter {:?} is not in the path {path:?}", p.name),
+            ));
+        }
+    }
     if errors.is_empty() {
         Ok(out)
     } else {
@@ -83,7 +95,10 @@ fn parameter(doc: &Value, p: &Value, at: &str) -> Result<Option<Param>, SpecErro
         Some("query") => ParamIn::Query,
         Some("header") => ParamIn::Header,
         Some("cookie") => return Ok(None),
-        other => return Err(problem(format!("{at}/in"), format!("{other:?}: must be path, query, header or cookie"))),
+        other => {
+            let given = other.map_or("missing".to_string(), |o| format!("{o:?}"));
+            return Err(problem(format!("{at}/in"), format!("{given}: must be path, query, header or cookie")));
+        }
     };
     // OpenAPI: these header parameters are described by other means and ignored.
     if location == ParamIn::Header
@@ -93,7 +108,7 @@ fn parameter(doc: &Value, p: &Value, at: &str) -> Result<Option<Param>, SpecErro
     }
     let required = p.get("required").and_then(Value::as_bool).unwrap_or(false) || location == ParamIn::Path;
     let schema = p.get("schema").map(|_| format!("{at}/schema"));
-    Ok(Some(Param { name: name.to_string(), location, required, schema }))
+    Ok(Some(Param { name: name.to_string(), location, required, schema, pointer: at }))
 }
 
 /// The operation's `requestBody`, if it documents one.
