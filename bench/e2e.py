@@ -25,6 +25,7 @@ TARGETS = [
     ("gatehouse_cache", "(i) Gatehouse cache hit"),
     ("stockpingora", "(d) stock Pingora"),
     ("gatehouse_key_noan", "(j) Gatehouse API key, analytics off"),
+    ("gatehouse_valid", "(k) Gatehouse validated (OpenAPI)"),
 ]
 BASELINE = "nginxproxy"
 STOCK = "stockpingora"  # the issue's bar: "at or above the best a stock Pingora proxy reaches"
@@ -174,6 +175,15 @@ def analytics_cost(summary):
             f"cost {cost * 100:.1f} % ({verdict} 5 %){cpu}.")
 
 
+def validation_cost(summary):
+    """Issue 8: a validated spec route as a ratio to the nginx proxy and to the bare route."""
+    v, bare = summary["gatehouse_valid"], summary["gatehouse"]
+    if v["ratio"] is None or not bare["rps"]:
+        return "Validated route: no numbers."
+    return (f"Validated route (path + 2 query parameters checked): {v['rps']:.0f} req/s, "
+            f"{v['ratio']:.2f}× the nginx proxy, {v['rps'] / bare['rps']:.2f}× the bare route.")
+
+
 def median_table(summary):
     header = ["target", "req/s (median)", "p50 ms", "p99 ms", "vs nginx proxy", "vs stock Pingora",
               "CPU s / 10k req",
@@ -268,6 +278,8 @@ load:          {meta['CMD_WRK']}
 
 {analytics_cost(summary)}
 
+{validation_cost(summary)}
+
 ## Per round
 {rounds_table(runs)}
 
@@ -306,6 +318,7 @@ def main():
     print(limit_cost(summary))
     print(cache_gain(summary))
     print(analytics_cost(summary))
+    print(validation_cost(summary))
     for w in warnings:
         print("WARNING:", w)
     for e in errors:

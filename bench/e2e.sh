@@ -8,6 +8,8 @@
 #   (i) Gatehouse answering from its response cache (issue 6; every measured request a hit),
 #   (j) the API-key route of a second Gatehouse with `[analytics] enabled = false` (issue 7: the
 #       cost of analytics is (e) against (j)),
+#   (k) a spec-defined route with `validate_requests = true` (issue 8: an integer path parameter
+#       and two query parameters checked against the OpenAPI schemas on every request),
 # interleaved over several rounds so that machine noise hits all targets alike.
 # Writes bench/RESULTS.md and prints a median table. Run as root on Debian 12: `bash bench/e2e.sh`.
 #
@@ -234,6 +236,13 @@ cluster = "bench"
 # The nginx upstream sends no Cache-Control: default_ttl makes its answer storable.
 cache = { enabled = true, default_ttl = "1h" }
 
+[[api]]
+name = "bench-valid"
+base_path = "/valid"
+spec = "valid.yaml"
+cluster = "bench"
+validate_requests = true
+
 [[consumer]]
 name = "bench"
 api_keys = ["$KEY_HASH"]
@@ -245,10 +254,26 @@ algorithms = ["RS256"]
 key_file = "jwt-pub.pem"
 EOF
 
+# (k): the validated route's spec (every measured request valid, so it reaches the upstream).
+cat >"$WORK/gatehouse/valid.yaml" <<'EOF'
+openapi: 3.1.0
+info: { title: bench, version: "1" }
+paths:
+  /items/{id}:
+    parameters:
+      - { name: id, in: path, required: true, schema: { type: integer, minimum: 1 } }
+    get:
+      parameters:
+        - { name: limit, in: query, required: true, schema: { type: integer, minimum: 1, maximum: 100 } }
+        - { name: sort, in: query, schema: { type: string, enum: [asc, desc] } }
+      responses:
+        "200": { description: the item }
+EOF
+
 # (h): the same config on Redis, in a second process (the backend is per config).
 mkdir -p "$WORK/gatehouse-redis" "$WORK/redis"
 sed "s/127.0.0.1:$P_GH/127.0.0.1:$P_GHR/" "$WORK/gatehouse/gatehouse.toml" >"$WORK/gatehouse-redis/gatehouse.toml"
-cp "$WORK/gatehouse/jwt-pub.pem" "$WORK/gatehouse-redis/"
+cp "$WORK/gatehouse/jwt-pub.pem" "$WORK/gatehouse/valid.yaml" "$WORK/gatehouse-redis/"
 cat >>"$WORK/gatehouse-redis/gatehouse.toml" <<EOF
 
 [limits]
@@ -257,7 +282,7 @@ redis_url = "redis://127.0.0.1:$P_RD"
 EOF
 # The same gateway without analytics, on its own port and data dir.
 mkdir -p "$WORK/gatehouse-noan"
-cp "$WORK/gatehouse"/jwt-pub.pem "$WORK/gatehouse-noan/"
+cp "$WORK/gatehouse"/jwt-pub.pem "$WORK/gatehouse"/valid.yaml "$WORK/gatehouse-noan/"
 sed "s/127.0.0.1:$P_GH\"/127.0.0.1:$P_GH2\"/" "$WORK/gatehouse/gatehouse.toml" >"$WORK/gatehouse-noan/gatehouse.toml"
 printf '\n[analytics]\nenabled = false\n' >>"$WORK/gatehouse-noan/gatehouse.toml"
 
@@ -305,6 +330,7 @@ URL_GHLIM="http://127.0.0.1:$P_GH/limit/"
 URL_GHRLIM="http://127.0.0.1:$P_GHR/limit/"
 URL_GHCACHE="http://127.0.0.1:$P_GH/cache/"
 URL_GHKEY_NOAN="http://127.0.0.1:$P_GH2/key/"
+URL_GHVALID="http://127.0.0.1:$P_GH/valid/items/42?limit=10&sort=asc"
 HDR_KEY="X-API-Key: $API_KEY"
 HDR_JWT="Authorization: Bearer $JWT"
 
@@ -342,6 +368,10 @@ wait_200 gatehouse_cache "$URL_GHCACHE" "$PID_GH"
 wait_200 gatehouse_cache "$URL_GHCACHE" "$PID_GH"
 grep -qi '^cache-status: gatehouse; hit' "$WORK/gatehouse_cache.probe-headers" || die "the cache route does not hit"
 wait_200 gatehouse_key_noan "$URL_GHKEY_NOAN" "$PID_GH2" "$HDR_KEY"
+wait_200 gatehouse_valid "$URL_GHVALID" "$PID_GH"
+# The validated route must really validate: a bad parameter is refused.
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_GH/valid/items/42?limit=1000")
+[ "$code" = 400 ] || die "gatehouse_valid does not validate (limit=1000 got $code)"
 # The bare job includes the request id on the response: make sure we benchmark that path.
 grep -qi '^x-request-id:' "$WORK/gatehouse.probe-headers" || die "gatehouse response lacks X-Request-Id"
 
@@ -362,14 +392,15 @@ cpu_ticks() { # $1 = pid -> "utime stime"
 
 RAW="$WORK/raw"; mkdir -p "$RAW"
 WRK=("${PIN_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS")
-TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt gatehouse_limit gatehouse_redis gatehouse_cache stockpingora gatehouse_key_noan)
+TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt gatehouse_limit gatehouse_redis gatehouse_cache stockpingora gatehouse_key_noan gatehouse_valid)
 NT=${#TARGETS[@]}
 declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH [stockpingora]=$URL_SP
     [gatehouse_key]=$URL_GHKEY [gatehouse_jwt]=$URL_GHJWT [gatehouse_limit]=$URL_GHLIM
-    [gatehouse_redis]=$URL_GHRLIM [gatehouse_cache]=$URL_GHCACHE [gatehouse_key_noan]=$URL_GHKEY_NOAN)
+    [gatehouse_redis]=$URL_GHRLIM [gatehouse_cache]=$URL_GHCACHE [gatehouse_key_noan]=$URL_GHKEY_NOAN
+    [gatehouse_valid]=$URL_GHVALID)
 declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH [stockpingora]=$PID_SP
     [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH [gatehouse_limit]=$PID_GH [gatehouse_redis]=$PID_GHR
-    [gatehouse_cache]=$PID_GH [gatehouse_key_noan]=$PID_GH2)
+    [gatehouse_cache]=$PID_GH [gatehouse_key_noan]=$PID_GH2 [gatehouse_valid]=$PID_GH)
 declare -A HDR=([gatehouse_key]=$HDR_KEY [gatehouse_jwt]=$HDR_JWT [gatehouse_key_noan]=$HDR_KEY)
 
 # Other work on this small machine (a parallel cargo build, say) skews every number: sample how

@@ -35,6 +35,8 @@ pub struct Metrics {
     pub ratelimit_backend_duration: Histogram,
     /// JSON body edits not made, by `direction` and `reason` (`too_large`, `invalid_json`).
     pub json_skipped: IntCounterVec,
+    /// Requests refused and responses reported by spec validation, by API and direction.
+    pub validation_failures: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -94,8 +96,17 @@ impl Metrics {
             &["direction", "reason"],
         )
         .expect("static metric definition");
+        let validation_failures = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_validation_failures_total",
+                "Requests refused (direction=request) and upstream answers reported (direction=response) by spec validation",
+            ),
+            &["api", "direction"],
+        )
+        .expect("static metric definition");
         for c in [
-            Box::new(ratelimit.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(validation_failures.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(ratelimit.clone()),
             Box::new(ratelimit_backend_errors.clone()),
             Box::new(ratelimit_backend_duration.clone()),
             Box::new(json_skipped.clone()),
@@ -122,6 +133,7 @@ impl Metrics {
             ratelimit_backend_errors,
             ratelimit_backend_duration,
             json_skipped,
+            validation_failures,
         }
     }
 

@@ -261,6 +261,17 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         let mut mocks: HashMap<String, Arc<dyn Plugin>> = HashMap::new();
         // Spec operations marked deprecated, by route pattern.
         let mut op_plugins: Vec<(String, Arc<dyn Plugin>)> = Vec::new();
+        // Request/response validation against the spec, by route pattern.
+        let validators = match &spec {
+            Some(spec) => crate::plugins::validate::for_api(a, spec, &format!("api[{i}].spec"), &shared.metrics, |p| {
+                join_path(&a.base_path, p)
+            })
+            .unwrap_or_else(|e| {
+                errors.extend(e);
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
         // A spec's paths get their mock and deprecated-operation plugins; its operations are the
         // route entries (grouped by what they ask for), else `[[api.route]]`, else the base path.
         let spec_routes = match &spec {
@@ -305,6 +316,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         for (pattern, exact, methods, rc, key) in routes {
             let mut plugins: Vec<Arc<dyn Plugin>> = api_plugins.clone();
             plugins.extend(mocks.get(&pattern).cloned());
+            plugins.extend(validators.iter().filter(|(p, _)| *p == pattern).map(|(_, v)| v.clone()));
             plugins.extend(op_plugins.iter().filter(|(p, _)| *p == pattern).map(|(_, d)| d.clone()));
             let authenticated = match Auth::build(a, rc, &auth) {
                 Some(p) => {

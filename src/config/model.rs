@@ -309,6 +309,12 @@ pub struct ApiConfig {
     pub compression: Option<CompressionConfig>,
     /// An OpenAPI 3.0/3.1 file (YAML or JSON): its operations are the API's routes.
     pub spec: Option<String>,
+    /// Check requests against the spec's parameters and bodies: 400 listing every violation.
+    #[serde(default)]
+    pub validate_requests: bool,
+    /// Check upstream answers against the spec's responses, report-only (a metric and a log line).
+    #[serde(default)]
+    pub validate_responses: bool,
     /// Lifecycle (`config/lifecycle.rs`): `active` (default), `deprecated`, `retired`.
     #[serde(default)]
     pub status: ApiStatus,

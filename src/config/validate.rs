@@ -44,6 +44,11 @@ pub fn validate(cfg: &Config, seen: &SeenNames, errors: &mut Vec<ConfigError>) {
         } else if !seen.clusters.contains(&a.cluster) {
             err(format!("{p}.cluster"), format!("no cluster named {:?}", a.cluster));
         }
+        for (key, on) in [("validate_requests", a.validate_requests), ("validate_responses", a.validate_responses)] {
+            if on && a.spec.is_none() {
+                err(format!("{p}.{key}"), "validation checks against the API's spec: it needs spec".into());
+            }
+        }
         if a.spec.is_some() && !a.route.is_empty() {
             err(format!("{p}.route"), "an API with a spec takes its routes from the spec's operations".into());
         }

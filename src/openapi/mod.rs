@@ -3,8 +3,10 @@
 //! examples (for `cluster = "mock"`). Local `$ref`s (`#/…`) are followed; remote ones are refused
 //! (the gateway does not fetch while loading a config). Problems name their JSON Pointer.
 
+pub mod params;
 pub mod routes;
 pub mod security;
+pub mod validate;
 
 use serde_json::Value;
 use std::path::Path;
@@ -14,6 +16,8 @@ pub const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head
 pub struct Spec {
     pub title: Option<String>,
     pub operations: Vec<Operation>,
+    /// The whole document: schemas are compiled against it (their `$ref`s point into it).
+    pub doc: Value,
 }
 
 pub struct Operation {
@@ -33,6 +37,10 @@ pub struct Operation {
     /// `x-gatehouse-cache`: a route `cache` table (`enabled`, `default_ttl`, `per_consumer`).
     pub cache: Option<Value>,
     pub responses: std::sync::Arc<Vec<ResponseSpec>>,
+    /// Where the operation object is once `$ref`s are followed (its schemas' pointers start here).
+    pub location: String,
+    pub params: Vec<params::Param>,
+    pub body: Option<params::RequestBody>,
 }
 
 /// One documented response: its status and, per media type, the examples given for it.
@@ -45,6 +53,8 @@ pub struct Content {
     pub media_type: String,
     /// (name, value); an `example` without a name is called "default".
     pub examples: Vec<(String, Value)>,
+    /// Where the media type's `schema` is in the spec.
+    pub schema: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,13 +80,20 @@ fn token(s: &str) -> String {
 }
 
 /// Follow `$ref`s from `v` (at `at`) to the value they name.
-fn deref<'a>(doc: &'a Value, mut v: &'a Value, at: &str) -> Result<&'a Value, SpecError> {
+fn deref<'a>(doc: &'a Value, v: &'a Value, at: &str) -> Result<&'a Value, SpecError> {
+    deref_at(doc, v, at).map(|(v, _)| v)
+}
+
+/// `deref`, with the JSON Pointer of the value reached (where its own members are).
+fn deref_at<'a>(doc: &'a Value, mut v: &'a Value, at: &str) -> Result<(&'a Value, String), SpecError> {
+    let mut here = at.to_string();
     for _ in 0..32 {
-        let Some(r) = v.get("$ref").and_then(Value::as_str) else { return Ok(v) };
+        let Some(r) = v.get("$ref").and_then(Value::as_str) else { return Ok((v, here)) };
         let Some(pointer) = r.strip_prefix('#') else {
             return Err(problem(at, format!("$ref {r:?}: only local references (#/...) are supported")));
         };
         v = doc.pointer(pointer).ok_or_else(|| problem(at, format!("$ref {r:?} points nowhere")))?;
+        here = pointer.to_string();
     }
     Err(problem(at, "$ref chain too long (a cycle?)"))
 }
@@ -111,7 +128,7 @@ pub fn parse(doc: &Value) -> Result<Spec, Vec<SpecError>> {
                     errors.push(problem(&at, e));
                     continue;
                 }
-                let item = match deref(doc, item, &at) {
+                let (item, item_at) = match deref_at(doc, item, &at) {
                     Ok(i) => i,
                     Err(e) => {
                         errors.push(e);
@@ -121,25 +138,39 @@ pub fn parse(doc: &Value) -> Result<Spec, Vec<SpecError>> {
                 for method in METHODS {
                     let Some(op) = item.get(method) else { continue };
                     let at = format!("{at}/{method}");
-                    match operation(doc, op, &at) {
-                        Ok((deprecated, deprecated_since, responses)) => operations.push(Operation {
-                            path: path.clone(),
-                            method: method.to_ascii_uppercase(),
-                            deprecated,
-                            deprecated_since,
-                            security: match security::of(doc, op, &at) {
-                                Ok(s) => s,
-                                Err(e) => {
-                                    errors.push(e);
-                                    Default::default()
-                                }
-                            },
-                            plan: op.get("x-gatehouse-plan").and_then(Value::as_str).map(str::to_string),
-                            cache: op.get("x-gatehouse-cache").cloned(),
-                            pointer: at.clone(),
-                            responses: std::sync::Arc::new(responses),
-                        }),
-                        Err(e) => errors.extend(e),
+                    let op_at = format!("{item_at}/{method}");
+                    let accepts = deref_at(doc, op, &op_at).map_err(|e| vec![e]).and_then(|(op, op_at)| {
+                        match (
+                            params::parameters(path, doc, item, &item_at, op, &op_at),
+                            params::request_body(doc, op, &op_at),
+                        ) {
+                            (Ok(params), Ok(body)) => Ok((params, body, op_at)),
+                            (params, body) => Err(params.err().into_iter().flatten().chain(body.err()).collect()),
+                        }
+                    });
+                    match (operation(doc, op, &op_at), accepts) {
+                        (Ok((deprecated, deprecated_since, responses)), Ok((params, body, location))) => operations
+                            .push(Operation {
+                                path: path.clone(),
+                                method: method.to_ascii_uppercase(),
+                                deprecated,
+                                deprecated_since,
+                                security: match security::of(doc, op, &op_at) {
+                                    Ok(s) => s,
+                                    Err(e) => {
+                                        errors.push(e);
+                                        Default::default()
+                                    }
+                                },
+                                plan: op.get("x-gatehouse-plan").and_then(Value::as_str).map(str::to_string),
+                                cache: op.get("x-gatehouse-cache").cloned(),
+                                pointer: at.clone(),
+                                responses: std::sync::Arc::new(responses),
+                                location,
+                                params,
+                                body,
+                            }),
+                        (a, b) => errors.extend(a.err().into_iter().chain(b.err()).flatten()),
                     }
                 }
             }
@@ -149,7 +180,7 @@ pub fn parse(doc: &Value) -> Result<Spec, Vec<SpecError>> {
         errors.push(problem("/paths", "no operations"));
     }
     if errors.is_empty() {
-        Ok(Spec { title, operations })
+        Ok(Spec { title, operations, doc: doc.clone() })
     } else {
         Err(errors)
     }
@@ -174,7 +205,8 @@ fn path_ok(path: &str) -> Result<(), String> {
 type Parsed = (bool, Option<u64>, Vec<ResponseSpec>);
 
 fn operation(doc: &Value, op: &Value, at: &str) -> Result<Parsed, Vec<SpecError>> {
-    let op = deref(doc, op, at).map_err(|e| vec![e])?;
+    let (op, at) = deref_at(doc, op, at).map_err(|e| vec![e])?;
+    let at = at.as_str();
     let deprecated = op.get("deprecated").and_then(Value::as_bool).unwrap_or(false);
     let since = match op.get("x-deprecated-since") {
         None => None,
@@ -202,8 +234,8 @@ fn operation(doc: &Value, op: &Value, at: &str) -> Result<Parsed, Vec<SpecError>
             errors.push(problem(&rat, format!("{code:?} is not a status code, NXX or default")));
             continue;
         };
-        match deref(doc, resp, &rat) {
-            Ok(resp) => out.push(ResponseSpec { status, content: content(doc, resp, &rat, &mut errors) }),
+        match deref_at(doc, resp, &rat) {
+            Ok((resp, rat)) => out.push(ResponseSpec { status, content: content(doc, resp, &rat, &mut errors) }),
             Err(e) => errors.push(e),
         }
     }
@@ -238,7 +270,8 @@ fn content(doc: &Value, resp: &Value, at: &str, errors: &mut Vec<SpecError>) -> 
                 examples.extend(ex.map(|v| ("default".to_string(), v.clone())));
             }
         }
-        out.push(Content { media_type: media_type.clone(), examples });
+        let schema = m.get("schema").map(|_| format!("{mat}/schema"));
+        out.push(Content { media_type: media_type.clone(), examples, schema });
     }
     out
 }
@@ -290,7 +323,11 @@ mod tests {
             "paths": {
                 "/a/b{c}": { "get": { "responses": {} } },
                 "/d": { "get": { "summary": "no responses" } },
-                "/e": { "post": { "responses": { "20x": {}, "201": { "$ref": "#/nowhere" }, "202": { "$ref": "other.yaml#/x" } } } }
+                "/e": { "post": { "responses": { "20x": {}, "201": { "$ref": "#/nowhere" }, "202": { "$ref": "other.yaml#/x" } } } },
+                "/f/{id}": { "get": {
+                    "parameters": [{ "name": "ident", "in": "path", "required": true }, { "name": "x", "in": "body" }],
+                    "requestBody": { "description": "no content" },
+                    "responses": { "204": { "description": "ok" } } } }
             }
         });
         let errors: Vec<String> = parse(&doc).err().unwrap().iter().map(|e| e.to_string()).collect();
@@ -301,6 +338,9 @@ mod tests {
             "/paths/~1e/post/responses/20x: \"20x\" is not a status code",
             "/paths/~1e/post/responses/201: $ref \"#/nowhere\" points nowhere",
             "/paths/~1e/post/responses/202: $ref \"other.yaml#/x\": only local references",
+            "/paths/~1f~1{id}/get/parameters/1/in: \"body\": must be path, query, header or cookie",
+            "/paths/~1f~1{id}/get/parameters/0/name: path parameter \"ident\" is not in the path \"/f/{id}\"",
+            "/paths/~1f~1{id}/get/requestBody/content: missing",
         ] {
             assert!(errors.iter().any(|e| e.starts_with(want)), "missing {want:?} in {errors:#?}");
         }

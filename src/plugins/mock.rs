@@ -129,6 +129,7 @@ mod tests {
             content: vec![Content {
                 media_type: "application/json".into(),
                 examples: examples.into_iter().map(|(n, v)| (n.to_string(), v)).collect(),
+                schema: None,
             }],
         };
         let responses =

@@ -9,6 +9,7 @@ pub mod json_body;
 pub mod lifecycle;
 pub mod mock;
 pub mod rate_limit;
+pub mod validate;
 
 use crate::proxy::ctx::RequestCtx;
 use crate::proxy::respond::Problem;

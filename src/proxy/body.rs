@@ -57,24 +57,42 @@ pub async fn edit_request(
     if content_length(&req.headers).unwrap_or(0) == 0 {
         return Ok(());
     }
-    session.as_mut().enable_retry_buffering();
-    let mut body = Vec::new();
-    let read = async {
-        while let Some(chunk) = session.read_request_body().await? {
-            body.extend_from_slice(&chunk);
-        }
-        Ok::<(), Box<pingora::Error>>(())
+    let body = match ctx.request_body.clone() {
+        Some(b) => b,
+        None => read_whole(session, limit).await?,
     };
-    match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
-        Ok(Ok(())) => {}
-        Ok(Err(_)) => return Err(Problem::new(400, "the request body could not be read").closing()),
-        Err(_) => return Err(Problem::new(408, "the request body did not arrive in time").closing()),
-    }
     match ops.apply(&body) {
         Ok(edited) => ctx.json_request = Some(Bytes::from(edited)),
         Err(_) => skipped(ctx, shared, "request", "invalid_json"),
     }
     Ok(())
+}
+
+/// The request body, read whole before forwarding (Pingora replays it from its retry buffer):
+/// at most `limit` bytes (never over the retry buffer), else 413.
+pub async fn read_whole(session: &mut Session, limit: usize) -> std::result::Result<Bytes, Problem> {
+    let limit = limit.min(RETRY_BUFFER);
+    let too_large = || Problem::new(413, "the request body is larger than this gateway checks").closing();
+    if content_length(&session.req_header().headers).is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    session.as_mut().enable_retry_buffering();
+    let mut body = Vec::new();
+    let read = async {
+        while let Some(chunk) = session.read_request_body().await? {
+            body.extend_from_slice(&chunk);
+            if body.len() > limit {
+                return Ok(false);
+            }
+        }
+        Ok::<bool, Box<pingora::Error>>(true)
+    };
+    match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
+        Ok(Ok(true)) => Ok(Bytes::from(body)),
+        Ok(Ok(false)) => Err(too_large()),
+        Ok(Err(_)) => Err(Problem::new(400, "the request body could not be read").closing()),
+        Err(_) => Err(Problem::new(408, "the request body did not arrive in time").closing()),
+    }
 }
 
 /// `upstream_request_filter`: the edited body's length.

@@ -46,6 +46,10 @@ pub struct RequestCtx {
     pub in_flight: Option<crate::limits::InFlight>,
     /// The request's dealings with the response cache.
     pub cache: super::cache::CacheCtx,
+    /// The request body as read whole before forwarding (request validation), replayed as is.
+    pub request_body: Option<bytes::Bytes>,
+    /// The upstream's answer being checked against the spec (`validate_responses`).
+    pub response_check: Option<crate::plugins::validate::ResponseCheck>,
     /// The edited JSON request body (`json_set`/`json_remove`).
     pub json_request: Option<bytes::Bytes>,
     /// A JSON response body being collected for editing.
@@ -79,6 +83,8 @@ impl RequestCtx {
             answer_headers: Vec::new(),
             in_flight: None,
             cache: Default::default(),
+            request_body: None,
+            response_check: None,
             json_request: None,
             json_response: None,
             compress: None,

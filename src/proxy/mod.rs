@@ -1,7 +1,7 @@
 //! The data plane: `Gateway` implements Pingora's `ProxyHttp`. Each hook delegates to a
 //! helper so the request's path through DESIGN §3 reads top to bottom.
 
-mod body;
+pub mod body;
 mod cache;
 pub mod compress;
 pub mod ctx;
@@ -210,6 +210,7 @@ impl ProxyHttp for Gateway {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        crate::plugins::validate::response_head(resp, ctx);
         body::start_response(session, resp, ctx, &self.shared);
         if let Some(t) = ctx.upstream_start {
             ctx.upstream_time = Some(t.elapsed());
@@ -227,6 +228,7 @@ impl ProxyHttp for Gateway {
         eos: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
+        crate::plugins::validate::response_chunk(body, eos, ctx);
         body::response_chunk(body, eos, ctx, &self.shared);
         Ok(None)
     }

@@ -25,11 +25,13 @@ pub struct Problem {
     pub close: bool,
     /// `WWW-Authenticate` challenges for 401, one header each.
     pub challenges: Option<std::sync::Arc<Vec<http::HeaderValue>>>,
+    /// Every problem found with the request (request validation), as the `errors` member.
+    pub errors: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 impl Problem {
     pub fn new(status: u16, detail: impl Into<Cow<'static, str>>) -> Self {
-        Problem { status, detail: detail.into(), allow: None, close: false, challenges: None }
+        Problem { status, detail: detail.into(), allow: None, close: false, challenges: None, errors: None }
     }
 
     pub fn closing(mut self) -> Self {
@@ -47,6 +49,7 @@ impl Problem {
             404 => "no-route",
             405 => "method-not-allowed",
             413 => "body-too-large",
+            415 => "unsupported-media-type",
             414 => "uri-too-long",
             429 => "rate-limited",
             431 => "headers-too-large",
@@ -59,13 +62,16 @@ impl Problem {
 
     pub fn body(&self, request_id: &str) -> Bytes {
         let title = http::StatusCode::from_u16(self.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "type": format!("urn:gatehouse:problem:{}", self.slug()),
             "title": title,
             "status": self.status,
             "detail": self.detail,
             "request_id": request_id,
         });
+        if let (Some(errors), Some(o)) = (&self.errors, v.as_object_mut()) {
+            o.insert("errors".into(), errors.as_ref().clone());
+        }
         Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
     }
 

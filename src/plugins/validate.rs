@@ -1,0 +1,327 @@
+//! `validate_requests` / `validate_responses`: requests checked against the spec operation they
+//! matched (path, query and header parameters, the JSON body) before anything is forwarded — a
+//! 400 problem+json lists every violation, a body of an undocumented media type is a 415.
+//! Upstream answers are checked report-only (status, `Content-Type`, JSON body): a metric and a
+//! log line, the answer itself untouched. Schemas were compiled at load (`openapi/validate.rs`).
+
+use super::{Flow, Phases, Plugin};
+use crate::openapi::params::ParamIn;
+use crate::openapi::validate::{check_param, find_media, Accepts, Compiler, Responses, Violation};
+use crate::openapi::{Operation, SpecError};
+use crate::plugins::json_body::is_json;
+use crate::proxy::ctx::RequestCtx;
+use crate::proxy::respond::Problem;
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora_http::ResponseHeader;
+use pingora_proxy::Session;
+use prometheus::IntCounter;
+use std::sync::Arc;
+
+struct Op {
+    method: String,
+    accepts: Option<Accepts>,
+    responses: Option<Arc<Responses>>,
+}
+
+/// One route's operations (one per method).
+pub struct Validate {
+    /// The route pattern's segments: `Some(name)` where the template has `{name}`.
+    segments: Vec<Option<String>>,
+    ops: Vec<Op>,
+    requests_refused: IntCounter,
+    responses_reported: IntCounter,
+}
+
+/// A response being checked (`validate_responses`), carried in the request context.
+pub struct ResponseCheck {
+    responses: Arc<Responses>,
+    counter: IntCounter,
+    head: bool,
+    /// Where the JSON body is checked once whole: the media type's index in its list.
+    collecting: Option<(u16, usize, Vec<u8>)>,
+}
+
+impl Validate {
+    pub fn build(
+        pattern: &str,
+        ops: &[&Operation],
+        compiler: &Compiler,
+        (requests, responses): (bool, bool),
+        metrics: &crate::metrics::Metrics,
+        api: &str,
+    ) -> Result<Validate, Vec<SpecError>> {
+        let mut errors = Vec::new();
+        let mut built = Vec::new();
+        for op in ops {
+            let accepts = if requests { compiler.operation(op).map_err(|e| errors.extend(e)).ok() } else { None };
+            let resp = if responses { compiler.responses(op).map_err(|e| errors.extend(e)).ok() } else { None };
+            built.push(Op { method: op.method.clone(), accepts, responses: resp.map(Arc::new) });
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let segments = pattern
+            .split('/')
+            .map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).map(str::to_string))
+            .collect();
+        Ok(Validate {
+            segments,
+            ops: built,
+            requests_refused: metrics.validation_failures.with_label_values(&[api, "request"]),
+            responses_reported: metrics.validation_failures.with_label_values(&[api, "response"]),
+        })
+    }
+
+    fn op(&self, method: &http::Method) -> Option<&Op> {
+        let m = method.as_str();
+        self.ops.iter().find(|o| o.method == m || (m == "HEAD" && o.method == "GET"))
+    }
+
+    /// Parameter violations (every one) of this request.
+    fn params(&self, session: &Session, accepts: &Accepts, out: &mut Vec<Violation>) {
+        let req = session.req_header();
+        let path: Vec<&str> = req.uri.path().split('/').collect();
+        let query: Vec<(String, String)> = form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        for p in &accepts.params {
+            let name = p.param.name.as_str();
+            let raw: Vec<String> = match p.param.location {
+                ParamIn::Path => {
+                    let i = self.segments.iter().position(|s| s.as_deref() == Some(name));
+                    let seg = i.and_then(|i| path.get(i));
+                    seg.map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+                        .into_iter()
+                        .collect()
+                }
+                ParamIn::Query => query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect(),
+                ParamIn::Header => {
+                    match req.headers.get_all(name).iter().map(|v| v.to_str()).collect::<Result<Vec<_>, _>>() {
+                        Ok(values) => values.into_iter().map(str::to_string).collect::<Vec<String>>(),
+                        Err(_) => {
+                            out.push(violation("header", Some(name), "not visible ASCII"));
+                            continue;
+                        }
+                    }
+                }
+            };
+            let raw: Vec<&str> = raw.iter().map(String::as_str).collect();
+            check_param(p, &raw, out);
+        }
+    }
+}
+
+fn violation(location: &'static str, name: Option<&str>, problem: &str) -> Violation {
+    Violation { location, name: name.map(str::to_string), pointer: String::new(), problem: problem.to_string() }
+}
+
+fn has_body(h: &http::HeaderMap) -> bool {
+    h.contains_key(http::header::TRANSFER_ENCODING)
+        || h.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() != "0")
+}
+
+/// The body's violations; `Err` for an answer other than 400 (415, 413, 408).
+async fn body(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    accepts: &Accepts,
+    out: &mut Vec<Violation>,
+) -> Result<(), Problem> {
+    let Some(b) = &accepts.body else { return Ok(()) };
+    let headers = &session.req_header().headers;
+    if !has_body(headers) {
+        if b.required {
+            out.push(violation("body", None, "required and missing"));
+        }
+        return Ok(());
+    }
+    let content_type = headers.get(http::header::CONTENT_TYPE);
+    let found = content_type.and_then(|v| v.to_str().ok()).and_then(|ct| find_media(&b.media, ct));
+    let Some((media, schema)) = found else {
+        let accepted: Vec<&str> = b.media.iter().map(|(m, _)| m.as_str()).collect();
+        return Err(Problem::new(415, format!("the body's Content-Type must be one of: {}", accepted.join(", "))));
+    };
+    let json = is_json(content_type) || media.ends_with("json");
+    if !json {
+        return Ok(());
+    }
+    let limit = ctx.rt.settings.json_limit;
+    let bytes = crate::proxy::body::read_whole(session, limit).await?;
+    ctx.request_body = Some(bytes.clone());
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Err(e) => out.push(violation("body", None, &format!("not JSON: {e}"))),
+        Ok(v) => {
+            if let Some(s) = schema {
+                s.check(&v, "body", None, out);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// At most this many violations are listed: a small body of many bad items must not make a
+/// large answer.
+const MAX_LISTED: usize = 50;
+
+fn refusal(mut out: Vec<Violation>) -> Problem {
+    let detail = match out.len() {
+        n if n > MAX_LISTED => {
+            format!("the request does not match the API's spec ({n} problems, the first {MAX_LISTED} listed)")
+        }
+        n => format!("the request does not match the API's spec ({n} problems)"),
+    };
+    out.truncate(MAX_LISTED);
+    let mut p = Problem::new(400, detail);
+    p.errors = Some(Arc::new(serde_json::to_value(out).unwrap_or_default()));
+    p
+}
+
+#[async_trait]
+impl Plugin for Validate {
+    fn name(&self) -> &'static str {
+        "validate"
+    }
+    /// After authentication and limits (a refused caller costs no validation), before the mock.
+    fn priority(&self) -> u32 {
+        400
+    }
+    fn phases(&self) -> Phases {
+        Phases { request: true, ..Default::default() }
+    }
+
+    fn request_now(&self, session: &mut Session, ctx: &mut RequestCtx) -> Option<Flow> {
+        let method = session.req_header().method.clone();
+        let op = self.op(&method)?;
+        if let Some(responses) = &op.responses {
+            ctx.response_check = Some(ResponseCheck {
+                responses: responses.clone(),
+                counter: self.responses_reported.clone(),
+                head: method == http::Method::HEAD,
+                collecting: None,
+            });
+        }
+        // Requests to check go on to `request`, which may read the body.
+        op.accepts.is_none().then_some(Flow::Continue)
+    }
+
+    async fn request(&self, session: &mut Session, ctx: &mut RequestCtx) -> Flow {
+        let method = session.req_header().method.clone();
+        let Some(accepts) = self.op(&method).and_then(|o| o.accepts.as_ref()) else { return Flow::Continue };
+        let mut out = Vec::new();
+        self.params(session, accepts, &mut out);
+        if let Err(p) = body(session, ctx, accepts, &mut out).await {
+            self.requests_refused.inc();
+            return Flow::Respond(p);
+        }
+        if out.is_empty() {
+            return Flow::Continue;
+        }
+        self.requests_refused.inc();
+        Flow::Respond(refusal(out))
+    }
+}
+
+fn report(ctx: &RequestCtx, check: &ResponseCheck, out: &[Violation]) {
+    check.counter.inc();
+    let api = ctx.route.as_ref().map(|r| r.api.name.as_str()).unwrap_or("");
+    let list = serde_json::to_string(out).unwrap_or_default();
+    log::warn!("response of api {api} does not match its spec: {list}, request {}", ctx.request_id_str());
+}
+
+/// `upstream_response_filter`: the status and `Content-Type` against the spec; a JSON body to
+/// check starts being copied.
+pub fn response_head(resp: &ResponseHeader, ctx: &mut RequestCtx) {
+    let Some(mut check) = ctx.response_check.take() else { return };
+    let status = resp.status.as_u16();
+    let Some(media) = check.responses.for_status(status) else {
+        report(ctx, &check, &[violation("response", None, &format!("status {status} is not documented"))]);
+        return;
+    };
+    let h = &resp.headers;
+    if media.is_empty() || check.head || matches!(status, 204 | 304) || !has_body(h) && h.contains_key("content-length")
+    {
+        return;
+    }
+    let ct = h.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some(i) = find_media(media, ct).and_then(|m| media.iter().position(|x| std::ptr::eq(x, m))) else {
+        report(
+            ctx,
+            &check,
+            &[violation("response", None, &format!("Content-Type {ct:?} is not documented for {status}"))],
+        );
+        return;
+    };
+    let checkable = media[i].1.is_some() && is_json(h.get(http::header::CONTENT_TYPE));
+    if checkable && !h.contains_key(http::header::CONTENT_ENCODING) {
+        check.collecting = Some((status, i, Vec::new()));
+        ctx.response_check = Some(check);
+    }
+}
+
+/// `upstream_response_body_filter`: copy the body (never change it) and check it at its end.
+pub fn response_chunk(body: &Option<Bytes>, eos: bool, ctx: &mut RequestCtx) {
+    let limit = ctx.rt.settings.json_limit;
+    let Some(check) = ctx.response_check.as_mut() else { return };
+    let Some((_, _, buf)) = check.collecting.as_mut() else { return };
+    if let Some(b) = body {
+        buf.extend_from_slice(b);
+    }
+    if buf.len() > limit {
+        log::info!("response validation skipped (body over json_limit), request {}", ctx.request_id_str());
+        ctx.response_check = None;
+        return;
+    }
+    if !eos {
+        return;
+    }
+    let Some(check) = ctx.response_check.take() else { return };
+    let Some((status, i, buf)) = &check.collecting else { return };
+    let mut out = Vec::new();
+    match serde_json::from_slice::<serde_json::Value>(buf) {
+        Err(e) => out.push(violation("response", None, &format!("not JSON: {e}"))),
+        Ok(v) => {
+            let schema = check.responses.for_status(*status).and_then(|m| m.get(*i)).and_then(|(_, s)| s.as_ref());
+            if let Some(s) = schema {
+                s.check(&v, "response", None, &mut out);
+            }
+        }
+    }
+    if !out.is_empty() {
+        report(ctx, &check, &out);
+    }
+}
+
+/// Plugins by the route pattern they belong to.
+pub type ByPattern = Vec<(String, Arc<dyn Plugin>)>;
+
+/// The validators of an API with `validate_requests` or `validate_responses`, by route pattern
+/// (`pattern` joins a spec path to the base path); problems under `key` as `FILE: <pointer>: …`.
+pub fn for_api(
+    a: &crate::config::ApiConfig,
+    spec: &crate::openapi::Spec,
+    key: &str,
+    metrics: &crate::metrics::Metrics,
+    pattern: impl Fn(&str) -> String,
+) -> Result<ByPattern, Vec<crate::config::ConfigError>> {
+    if !a.validate_requests && !a.validate_responses {
+        return Ok(Vec::new());
+    }
+    let file = a.spec.as_deref().unwrap_or_default();
+    let to_config = |e: &SpecError| crate::config::ConfigError::new(key, format!("{file}: {e}"));
+    let compiler = Compiler::new(spec).map_err(|e| vec![to_config(&e)])?;
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (path, ops) in crate::openapi::routes::paths(spec) {
+        let p = pattern(&path);
+        match Validate::build(&p, &ops, &compiler, (a.validate_requests, a.validate_responses), metrics, &a.name) {
+            Ok(v) => out.push((p, Arc::new(v) as Arc<dyn Plugin>)),
+            Err(e) => errors.extend(e.iter().map(to_config)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
