@@ -300,8 +300,11 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             None => Vec::new(),
         };
         let entries = if spec.is_some() { &spec_routes } else { &a.route };
+        // Without a spec or routes: the whole base path; with `spec_passthrough`, the base path
+        // too, under the spec's routes (deeper and exact matches win).
+        let base = (a.base_path.clone(), false, MethodSet::ANY, None, format!("api[{i}].base_path"));
         let routes: Vec<(String, bool, MethodSet, Option<&_>, String)> = if spec.is_none() && a.route.is_empty() {
-            vec![(a.base_path.clone(), false, MethodSet::ANY, None, format!("api[{i}].base_path"))]
+            vec![base]
         } else {
             entries
                 .iter()
@@ -311,6 +314,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                         if spec.is_some() { format!("api[{i}].spec") } else { format!("api[{i}].route[{j}].path") };
                     (join_path(&a.base_path, &r.path), r.exact, MethodSet::from_names(&r.methods), Some(r), key)
                 })
+                .chain(a.spec_passthrough.then_some(base))
                 .collect()
         };
         for (pattern, exact, methods, rc, key) in routes {

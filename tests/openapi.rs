@@ -200,3 +200,22 @@ async fn the_specs_security_and_plans_apply_per_operation() {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
 }
+
+#[tokio::test]
+async fn spec_passthrough_sends_what_the_spec_does_not_describe_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Upstream::start("u").await;
+    let body = format!(
+        "[[cluster]]\nname = \"c\"\nupstreams = [\"{}\"]\n\n{}spec_passthrough = true\n",
+        up.addr,
+        api(&spec_file(dir.path(), SPEC), "c")
+    );
+    let gw = Gateway::start(&body).await;
+    let r = gw.get("/v1/pets/12/photos").await;
+    assert_eq!((r.status, r.json()["path"].as_str()), (200, Some("/v1/pets/12/photos")));
+    assert_eq!(gw.send("POST", "/v1/pets/12", &[], b"").await.status, 200, "an undocumented method too");
+    assert_eq!(gw.get("/elsewhere").await.status, 404, "only under the API's base path");
+    let (code, out) = check_config(&(api(&spec_file(dir.path(), SPEC), "mock") + "spec_passthrough = true\n"));
+    assert_eq!(code, Some(1));
+    assert!(out.contains("api[0].spec_passthrough: passes what the spec does not describe"), "{out}");
+}

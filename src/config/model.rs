@@ -315,6 +315,9 @@ pub struct ApiConfig {
     /// Check upstream answers against the spec's responses, report-only (a metric and a log line).
     #[serde(default)]
     pub validate_responses: bool,
+    /// Requests matching no operation of the spec go to the cluster unchecked (else 404/405).
+    #[serde(default)]
+    pub spec_passthrough: bool,
     /// Lifecycle (`config/lifecycle.rs`): `active` (default), `deprecated`, `retired`.
     #[serde(default)]
     pub status: ApiStatus,

@@ -49,6 +49,9 @@ pub fn validate(cfg: &Config, seen: &SeenNames, errors: &mut Vec<ConfigError>) {
                 err(format!("{p}.{key}"), "validation checks against the API's spec: it needs spec".into());
             }
         }
+        if a.spec_passthrough && (a.spec.is_none() || a.cluster == "mock") {
+            err(format!("{p}.spec_passthrough"), "passes what the spec does not describe to a real cluster: it needs spec and a cluster other than \"mock\"".into());
+        }
         if a.spec.is_some() && !a.route.is_empty() {
             err(format!("{p}.route"), "an API with a spec takes its routes from the spec's operations".into());
         }
