@@ -56,6 +56,14 @@ async fn a_deprecated_version_announces_itself_beside_its_successor() {
         old.header("link"),
         Some("<https://dev.example.com/pets-v1>; rel=\"deprecation\"; type=\"text/html\", </pets/v2>; rel=\"successor-version\"")
     );
+    // The upstream's own links (pagination, say) stay beside the gateway's.
+    let paged = gw
+        .send("GET", "/pets/v1/cats", &[key[0], ("x-echo-header", "Link: </pets/v1/cats?page=2>; rel=\"next\"")], b"")
+        .await;
+    let links: Vec<&str> =
+        paged.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("link")).map(|(_, v)| v.as_str()).collect();
+    assert_eq!(links.len(), 2, "{links:?}");
+    assert!(links.contains(&"</pets/v1/cats?page=2>; rel=\"next\""), "{links:?}");
     // The gateway's own refusals say it too.
     let refused = gw.get("/pets/v1/cats").await;
     assert_eq!(refused.status, 401);

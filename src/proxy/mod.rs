@@ -260,8 +260,9 @@ impl ProxyHttp for Gateway {
         edit::response(resp, 1 + plugins.len() * 2 + answer_headers.len(), |parts| {
             parts.headers.insert(forward::X_REQUEST_ID.clone(), ctx.request_id.clone());
             for (name, value) in answer_headers {
-                // `Vary` adds to the upstream's; the gateway's own headers replace theirs.
-                if name == http::header::VARY {
+                // `Vary` and `Link` add to the upstream's (its own links, e.g. pagination, stay);
+                // the gateway's other headers replace theirs.
+                if name == http::header::VARY || name == http::header::LINK {
                     parts.headers.append(name, value);
                 } else {
                     parts.headers.insert(name, value);
