@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check_config, Gateway, Upstream};
+use common::{check_config, spec_file, Gateway, Upstream};
 
 const SPEC: &str = r##"
 openapi: 3.0.3
@@ -48,12 +48,6 @@ components:
         text/plain:
           example: "Tom the cat"
 "##;
-
-fn spec_file(dir: &std::path::Path, text: &str) -> String {
-    let f = dir.join("pets.yaml");
-    std::fs::write(&f, text).unwrap();
-    f.display().to_string()
-}
 
 fn api(spec: &str, cluster: &str) -> String {
     format!("[[api]]\nname = \"pets\"\nbase_path = \"/v1\"\nspec = \"{spec}\"\ncluster = \"{cluster}\"\n")

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check_config, Gateway, Upstream};
+use common::{check_config, spec_file, Gateway, Upstream};
 use serde_json::{json, Value};
 
 const SPEC: &str = r##"
@@ -60,12 +60,6 @@ components:
 "##;
 
 const TRACE: (&str, &str) = ("x-trace", "3f0e1a52-6a8e-4c31-9a43-0c5e0f2b7d11");
-
-fn spec_file(dir: &std::path::Path, text: &str) -> String {
-    let f = dir.join("pets.yaml");
-    std::fs::write(&f, text).unwrap();
-    f.display().to_string()
-}
 
 fn config(up: &Upstream, spec: &str, extra: &str) -> String {
     format!(

@@ -271,6 +271,13 @@ pub fn simple_config(upstreams: &[&Upstream], cluster_extra: &str, api_extra: &s
     )
 }
 
+/// Write an OpenAPI document as `pets.yaml` in `dir`; its absolute path, for `spec = "…"`.
+pub fn spec_file(dir: &std::path::Path, text: &str) -> String {
+    let f = dir.join("pets.yaml");
+    std::fs::write(&f, text).unwrap();
+    f.display().to_string()
+}
+
 /// Run `gatehouse check` on `text`: its exit code and everything it printed.
 pub fn check_config(text: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
