@@ -89,6 +89,8 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
         .map_err(|e| StartError::Io(e, std::io::Error::other("TLS setup")))?;
     server.add_service(proxy);
     server.add_service(background_service("health checks", HealthService { runtime: handle.clone() }));
+    let cache = shared.cache.clone();
+    shared.store.purges.on_purge(move |p| cache.purge(|u| p.matches(u)));
     let store = crate::store::sync::StoreSync {
         state: shared.store.clone(),
         url: loaded.config.store.resolved_url(&loaded),

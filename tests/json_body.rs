@@ -70,6 +70,9 @@ async fn edited_responses_are_cached_after_the_edit() {
         assert_eq!(r.json()["added"], json!({"nested": {"ok": true}}));
         assert!(r.json().get("headers").is_none());
     }
+    // The miss streamed out before its edited length was known; the hit knows it.
+    assert_eq!(b.header("content-length"), Some(b.body.len().to_string().as_str()));
+    assert!(b.header("transfer-encoding").is_none());
     assert_eq!(up.requests(), 1);
 }
 

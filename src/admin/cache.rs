@@ -1,8 +1,10 @@
 //! `DELETE /cache`: purge everything, one URL (`?url=`, every variant and consumer), or every
-//! URL under a prefix (`?prefix=`). URLs are the cache's keys: `scheme://host/path?query`.
+//! URL under a prefix (`?prefix=`), on every node sharing the store. URLs are the cache's keys:
+//! `scheme://host/path?query`.
 
 use super::problem::Problem;
 use super::AdminState;
+use crate::store::purges::Purge;
 use axum::extract::{Query, State};
 use axum::Json;
 use http::StatusCode;
@@ -17,19 +19,16 @@ pub struct PurgeQuery {
 }
 
 pub async fn purge(State(st): State<Arc<AdminState>>, Query(q): Query<PurgeQuery>) -> Result<Json<Value>, Problem> {
-    let cache = &st.shared.cache;
-    let n = match (q.url, q.prefix) {
+    let target = match (q.url, q.prefix) {
         (Some(_), Some(_)) => return Err(bad("give url or prefix, not both")),
-        (Some(url), None) => {
-            let url = canonical(&url)?;
-            cache.purge(|u| u == url)
-        }
-        (None, Some(prefix)) => {
-            let prefix = canonical(&prefix)?;
-            cache.purge(|u| u.starts_with(&prefix))
-        }
-        (None, None) => cache.purge(|_| true),
+        (Some(url), None) => Purge::Url(canonical(&url)?),
+        (None, Some(prefix)) => Purge::Prefix(canonical(&prefix)?),
+        (None, None) => Purge::All,
     };
+    // This node's entries now; the other nodes' when they read the store (`purged` counts
+    // this node's).
+    let n = st.shared.cache.purge(|u| target.matches(u));
+    st.shared.store.announce_purge(target);
     Ok(Json(json!({ "purged": n })))
 }
 

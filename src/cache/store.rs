@@ -63,6 +63,24 @@ impl Meta {
         }
     }
 
+    /// The whole body is stored, so a hit can say how long it is: a response that came chunked,
+    /// or whose `Content-Length` was dropped for a JSON edit, is served with the real length
+    /// (not chunked). An empty body without a length stays as it came (a HEAD answer says
+    /// nothing about its GET's body).
+    fn frame_by_length(&mut self, len: usize) {
+        let h = &self.header.headers;
+        let has_body = !matches!(self.header.status.as_u16(), 100..=199 | 204 | 304);
+        if !has_body
+            || h.contains_key(http::header::CONTENT_LENGTH)
+            || (len == 0 && !h.contains_key(http::header::TRANSFER_ENCODING))
+        {
+            return;
+        }
+        self.header.remove_header(&http::header::TRANSFER_ENCODING);
+        // A number is always a valid header value.
+        let _ = self.header.insert_header(http::header::CONTENT_LENGTH, len);
+    }
+
     fn to_meta(&self) -> CacheMeta {
         let mut m = CacheMeta::new(self.fresh_until, self.created, self.swr, self.sie, self.header.clone());
         m.set_epoch_override(self.epoch);
@@ -185,7 +203,7 @@ impl Storage for MemStore {
             primary: key.primary_bin(),
             variance: key.variance_bin(),
             url: url_of(key),
-            meta: Arc::new(Meta::of(meta)),
+            meta: Meta::of(meta),
             body: Vec::new(),
         }))
     }
@@ -283,7 +301,7 @@ struct Fill {
     primary: HashBinary,
     variance: Option<HashBinary>,
     url: Arc<str>,
-    meta: Arc<Meta>,
+    meta: Meta,
     body: Vec<u8>,
 }
 
@@ -298,8 +316,9 @@ impl HandleMiss for Fill {
     }
 
     async fn finish(self: Box<Self>) -> Result<MissFinishType> {
-        let Fill { store, primary, variance, url, meta, body } = *self;
-        let obj = Object { meta, body: Bytes::from(body) };
+        let Fill { store, primary, variance, url, mut meta, body } = *self;
+        meta.frame_by_length(body.len());
+        let obj = Object { meta: Arc::new(meta), body: Bytes::from(body) };
         let size = obj.size();
         let mut map = store.write();
         let fam = map.entry(primary).or_insert_with(|| Family { url, variants: HashMap::new() });

@@ -7,6 +7,7 @@ use super::respond::{self, Problem};
 use crate::cache::policy::{self, ClientAsks, Requester};
 use crate::cache::status::{self, Outcome};
 use crate::cache::{key, Cache, RouteCache};
+use crate::store::purges::Purge;
 use http::Method;
 use pingora::proxy::Session;
 use pingora::{Error, ErrorSource, Result};
@@ -138,8 +139,9 @@ pub fn on_response(cache: &Cache, session: &Session, resp: &mut ResponseHeader, 
 }
 
 /// `PURGE <url>` on the proxy (when `cache.purge_method` is on): the admin token as a bearer
-/// token; a target ending in `*` purges by prefix. Returns false when this is no PURGE.
-pub async fn purge(cache: &Cache, session: &mut Session, ctx: &RequestCtx) -> Result<bool> {
+/// token; a target ending in `*` purges by prefix, on every node (through the store). Returns
+/// false when this is no PURGE.
+pub async fn purge(shared: &crate::runtime::Shared, session: &mut Session, ctx: &RequestCtx) -> Result<bool> {
     let Some(token) = ctx.rt.cache.purge_token else { return Ok(false) };
     if session.req_header().method.as_str() != "PURGE" {
         return Ok(false);
@@ -151,10 +153,12 @@ pub async fn purge(cache: &Cache, session: &mut Session, ctx: &RequestCtx) -> Re
         return Ok(true);
     }
     let url = key::url(session.req_header(), tls(session));
-    let n = match url.strip_suffix('*') {
-        Some(prefix) => cache.purge(|u| u.starts_with(prefix)),
-        None => cache.purge(|u| u == url),
+    let target = match url.strip_suffix('*') {
+        Some(prefix) => Purge::Prefix(prefix.to_string()),
+        None => Purge::Url(url),
     };
+    let n = shared.cache.purge(|u| target.matches(u));
+    shared.store.announce_purge(target);
     let body = bytes::Bytes::from(serde_json::to_vec(&serde_json::json!({ "purged": n })).unwrap_or_default());
     let mut resp = ResponseHeader::build(200, Some(4))?;
     resp.insert_header(http::header::CONTENT_TYPE, "application/json")?;

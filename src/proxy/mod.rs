@@ -54,7 +54,7 @@ impl ProxyHttp for Gateway {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         // PURGE is about the cache key, not a route: a path no route takes may still be stored.
         if ctx.reject.as_ref().is_none_or(|p| matches!(p.status, 404 | 405))
-            && cache::purge(&self.shared.cache, session, ctx).await?
+            && cache::purge(&self.shared, session, ctx).await?
         {
             return Ok(true);
         }

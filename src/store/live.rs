@@ -69,6 +69,8 @@ pub struct StoreState {
     health: Mutex<StoreHealth>,
     /// One full reload at a time, so an older snapshot never replaces a newer one.
     reloading: tokio::sync::Mutex<()>,
+    /// Cache purges made by other nodes, applied here.
+    pub purges: super::purges::PurgeFeed,
 }
 
 impl StoreState {
@@ -117,6 +119,7 @@ impl StoreState {
                     h.consumers = nc;
                     h.keys = nk;
                 });
+                self.catch_up_purges().await;
                 Ok(())
             }
             Err(e) => {
@@ -124,6 +127,29 @@ impl StoreState {
                 Err(e)
             }
         }
+    }
+
+    /// Apply the purges other nodes made since the last look.
+    pub async fn catch_up_purges(&self) {
+        let Some(store) = self.store.get() else { return };
+        if let Err(e) = self.purges.catch_up(store).await {
+            log::warn!("store: could not read cache purges (retried at the next sync): {e}");
+        }
+    }
+
+    /// Record a purge this node made so the other nodes apply it too. In the background: this
+    /// node's cache is purged already, and a store that is down must not hold up the answer.
+    pub fn announce_purge(&self, purge: super::purges::Purge) {
+        let Some(store) = self.store.get().cloned() else {
+            log::warn!("cache: purge applied on this node only (the store is not open)");
+            return;
+        };
+        let node = self.purges.node.clone();
+        store.clone().spawn(async move {
+            if let Err(e) = store.record_purge(&node, &purge).await {
+                log::warn!("cache: purge applied on this node only (not recorded in the store: {e})");
+            }
+        });
     }
 
     pub fn mark_down(&self, e: &StoreError) {

@@ -10,6 +10,7 @@ pub mod analytics;
 pub mod consumers;
 pub mod keys;
 pub mod live;
+pub mod purges;
 pub mod sync;
 
 pub use live::StoreState;
@@ -82,11 +83,13 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (1, "consumers keys", include_str!("migrations/sqlite/0001_consumers_keys.sql")),
     (2, "analytics", include_str!("migrations/sqlite/0002_analytics.sql")),
     (3, "analytics hours", include_str!("migrations/sqlite/0003_analytics_hours.sql")),
+    (5, "cache purges", include_str!("migrations/sqlite/0005_cache_purges.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "consumers keys", include_str!("migrations/postgres/0001_consumers_keys.sql")),
     (2, "analytics", include_str!("migrations/postgres/0002_analytics.sql")),
     (3, "analytics hours", include_str!("migrations/postgres/0003_analytics_hours.sql")),
+    (5, "cache purges", include_str!("migrations/postgres/0005_cache_purges.sql")),
 ];
 
 fn migrator(backend: Backend) -> Migrator {
@@ -139,6 +142,11 @@ impl Store {
     {
         let fut = f(self.clone());
         self.rt.spawn(fut).await.map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+
+    /// Run `fut` on the store's runtime without waiting for it.
+    pub fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        self.rt.spawn(fut);
     }
 
     /// Tell the other PostgreSQL nodes that consumers or keys changed (no-op on SQLite). The

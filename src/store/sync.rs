@@ -78,6 +78,7 @@ async fn listen(state: Arc<StoreState>, url: String, mut shutdown: ShutdownWatch
                     loop {
                         tokio::select! {
                             n = l.try_recv() => match n {
+                                Ok(Some(n)) if n.payload() == super::purges::NOTICE => state.catch_up_purges().await,
                                 Ok(Some(_)) => { let _ = state.reload().await; }
                                 Ok(None) => {
                                     state.mark_down(&StoreError::Unavailable("lost the LISTEN connection".into()));
