@@ -2,8 +2,16 @@
 //! share a path must never share an entry). A route with `per_consumer` adds the consumer after
 //! a newline, which no URL can hold. `Vary` headers extend the key in `policy::variance`.
 
+use pingora_cache::key::HashBinary;
 use pingora_cache::CacheKey;
 use pingora_http::RequestHeader;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::LazyLock;
+
+/// A SipHash key drawn at start. Entries are found by the 128-bit hash of their key alone, so
+/// the hash must be one an attacker cannot aim a collision at: keyed with a secret, it is (and
+/// costs a tenth of pingora's unkeyed blake2). Per process is enough: the store is in memory.
+static SECRET: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 
 /// `scheme://host/path?query` of a request, as routed (the path was normalized at the start).
 pub fn url(req: &RequestHeader, tls: bool) -> String {
@@ -12,7 +20,9 @@ pub fn url(req: &RequestHeader, tls: bool) -> String {
     let mut url = String::with_capacity(8 + host.len() + target.len());
     url.push_str(if tls { "https://" } else { "http://" });
     // Host names are case-insensitive; the target is kept as sent (already normalized).
-    url.push_str(&String::from_utf8_lossy(host).to_ascii_lowercase());
+    let start = url.len();
+    url.push_str(&String::from_utf8_lossy(host));
+    url[start..].make_ascii_lowercase();
     url.push_str(&String::from_utf8_lossy(target));
     url
 }
@@ -23,11 +33,19 @@ pub fn build(url: String, consumer: Option<&str>) -> CacheKey {
         primary.push(b'\n');
         primary.extend_from_slice(c.as_bytes());
     }
+    // Pingora would re-hash the primary key at every use (lookup, lock, eviction): hash it once.
+    let hash = primary_hash(&primary);
     let mut key = CacheKey::new(primary, "");
-    // Pingora re-hashes the primary key at every use (lookup, lock, eviction); hash it once.
-    let hash = pingora_cache::key::CacheHashKey::primary_bin(&key);
     key.set_primary_bin_override(hash);
     key
+}
+
+/// Two halves from one secret key over domain-separated inputs.
+fn primary_hash(primary: &[u8]) -> HashBinary {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&SECRET.hash_one((0u8, primary)).to_le_bytes());
+    out[8..].copy_from_slice(&SECRET.hash_one((1u8, primary)).to_le_bytes());
+    out
 }
 
 #[cfg(test)]

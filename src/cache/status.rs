@@ -72,21 +72,28 @@ pub fn describe(phase: CachePhase, meta: Option<&CacheMeta>, vary_miss: bool) ->
             }
         })
     };
-    let with_ttl = |s: String| match ttl() {
-        Some(t) => format!("{s}; ttl={t}"),
-        None => s,
+    // Built by pushing, not `format!`: this runs on every cache hit.
+    let value = |parts: &[&str], ttl: Option<i64>| {
+        let mut s = String::with_capacity(48);
+        s.push_str(NAME);
+        parts.iter().for_each(|p| s.push_str(p));
+        if let Some(t) = ttl {
+            s.push_str("; ttl=");
+            s.push_str(itoa::Buffer::new().format(t));
+        }
+        s
     };
-    let miss = if vary_miss { "vary-miss" } else { "uri-miss" };
+    let miss = if vary_miss { "; fwd=vary-miss" } else { "; fwd=uri-miss" };
     match phase {
-        CachePhase::Hit => (Outcome::Hit, with_ttl(format!("{NAME}; hit"))),
-        CachePhase::StaleUpdating => (Outcome::Stale, with_ttl(format!("{NAME}; hit; detail=stale-while-revalidate"))),
+        CachePhase::Hit => (Outcome::Hit, value(&["; hit"], ttl())),
+        CachePhase::StaleUpdating => (Outcome::Stale, value(&["; hit; detail=stale-while-revalidate"], ttl())),
         // Still stale at the response: the upstream failed and the stored response stood in.
-        CachePhase::Stale => (Outcome::Stale, with_ttl(format!("{NAME}; fwd=stale; detail=stale-if-error"))),
-        CachePhase::Miss => (Outcome::Miss, with_ttl(format!("{NAME}; fwd={miss}; stored"))),
-        CachePhase::Expired => (Outcome::Miss, with_ttl(format!("{NAME}; fwd=stale; stored"))),
-        CachePhase::Revalidated => (Outcome::Revalidated, with_ttl(format!("{NAME}; fwd=stale; fwd-status=304"))),
-        CachePhase::RevalidatedNoCache(_) => (Outcome::Revalidated, format!("{NAME}; fwd=stale; fwd-status=304")),
-        CachePhase::Disabled(r) => (Outcome::Miss, format!("{NAME}; fwd={miss}; detail={}", r.as_str())),
-        _ => (Outcome::Bypass, format!("{NAME}; fwd=bypass")),
+        CachePhase::Stale => (Outcome::Stale, value(&["; fwd=stale; detail=stale-if-error"], ttl())),
+        CachePhase::Miss => (Outcome::Miss, value(&[miss, "; stored"], ttl())),
+        CachePhase::Expired => (Outcome::Miss, value(&["; fwd=stale; stored"], ttl())),
+        CachePhase::Revalidated => (Outcome::Revalidated, value(&["; fwd=stale; fwd-status=304"], ttl())),
+        CachePhase::RevalidatedNoCache(_) => (Outcome::Revalidated, value(&["; fwd=stale; fwd-status=304"], None)),
+        CachePhase::Disabled(r) => (Outcome::Miss, value(&[miss, "; detail=", r.as_str()], None)),
+        _ => (Outcome::Bypass, value(&["; fwd=bypass"], None)),
     }
 }
