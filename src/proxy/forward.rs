@@ -89,6 +89,7 @@ pub fn on_peer_failure(ctx: &mut RequestCtx, e: &Error, blame: bool) -> bool {
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Step 7 on the upstream copy of the request: path rewrite, hop-by-hop and `Connection`-named
@@ -126,6 +127,20 @@ pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &Reques
                 None => HeaderValue::from_bytes(ip),
             };
             h.insert(X_FORWARDED_FOR.clone(), value.or_err(ErrorType::InvalidHTTPHeader, "x-forwarded-for")?);
+        }
+        // Identical duplicate lengths are one length (RFC 9110 §8.6; Pingora refuses differing
+        // ones): forward it once, so no upstream has to decide what two mean.
+        let mut lengths = h.get_all(http::header::CONTENT_LENGTH).iter();
+        if let (Some(first), Some(_)) = (lengths.next(), lengths.next()) {
+            let one = first.clone();
+            h.insert(http::header::CONTENT_LENGTH, one);
+        }
+        if !trusted {
+            // Other spellings of the client's address, from a client that may not set them:
+            // an upstream that believes them would take a spoofed address (`X-Forwarded-For`,
+            // set above, is the one the gateway vouches for).
+            h.remove(&X_REAL_IP);
+            h.remove(http::header::FORWARDED);
         }
         if !trusted || !h.contains_key(&X_FORWARDED_PROTO) {
             h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(if tls { "https" } else { "http" }));

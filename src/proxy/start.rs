@@ -54,6 +54,11 @@ fn check_and_route(session: &mut Session, rt: &Runtime) -> Result<Arc<Route>, Pr
     if req.raw_path().len() > settings.max_uri_length {
         return Err(Problem::new(414, "the request target is longer than this gateway accepts"));
     }
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (the host it would be routed
+    // by, and the one the upstream would be told, are otherwise guesses).
+    if req.version == http::Version::HTTP_11 && !req.headers.contains_key(http::header::HOST) {
+        return Err(Problem::new(400, "an HTTP/1.1 request needs a Host header").closing());
+    }
     let header_bytes: usize = req.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
     if header_bytes > settings.max_header_size {
         return Err(Problem::new(431, "the request headers are larger than this gateway accepts").closing());

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod client;
 pub mod postgres;
+pub mod recorder;
 pub mod redis;
 pub mod tls;
 
