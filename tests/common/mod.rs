@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod load;
 pub mod postgres;
 pub mod recorder;
 pub mod redis;
