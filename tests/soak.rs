@@ -56,7 +56,11 @@ async fn steady_load_with_reloads_stays_flat_and_error_free() {
         }
     }
     let tally = load.stop().await;
-    println!("soak {secs}s: {tally:?}, {reloads} reloads, footprint samples (KiB, fds) first {:?} last {:?}", samples.first(), samples.last());
+    println!(
+        "soak {secs}s: {tally:?}, {reloads} reloads, footprint samples (KiB, fds) first {:?} last {:?}",
+        samples.first(),
+        samples.last()
+    );
     assert!(tally.total() > 1000, "the load ran: {tally:?}");
     assert_eq!(tally.unanswered, 0, "{tally:?}");
     assert_eq!(tally.statuses.keys().copied().collect::<Vec<_>>(), vec![200], "{tally:?}");

@@ -45,8 +45,9 @@ impl Load {
     pub fn start(addr: SocketAddr, paths: &[&str], conns: usize) -> Load {
         let tally = Arc::new(Mutex::new(Tally::default()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let requests: Arc<Vec<Vec<u8>>> =
-            Arc::new(paths.iter().map(|p| format!("GET {p} HTTP/1.1\r\nHost: load.test\r\n\r\n").into_bytes()).collect());
+        let requests: Arc<Vec<Vec<u8>>> = Arc::new(
+            paths.iter().map(|p| format!("GET {p} HTTP/1.1\r\nHost: load.test\r\n\r\n").into_bytes()).collect(),
+        );
         let tasks = (0..conns)
             .map(|i| tokio::spawn(connection(addr, requests.clone(), i, tally.clone(), stop.clone())))
             .collect();
