@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CONFIG ?= conf/gatehouse.toml
 
-.PHONY: deps build run test lint bench bench-router check-config certs install uninstall soak framing
+.PHONY: deps build run test lint bench bench-router check-config certs install uninstall soak framing chaos
 
 # Build prerequisites from Debian's packages (cmake for libz-ng-sys; OpenSSL headers).
 deps:
@@ -37,6 +37,10 @@ test: lint
 SOAK_SECS ?= 180
 soak:
 	SOAK_SECS=$(SOAK_SECS) $(CARGO) test --test soak -- --nocapture
+
+# Dependencies failing under load: upstreams killed and hanging, PostgreSQL killed (docs/hardening.md).
+chaos:
+	$(CARGO) test --test chaos -- --nocapture
 
 # The HTTP/1.1 framing and hygiene matrix, one line per case (docs/hardening.md).
 framing:

@@ -283,11 +283,12 @@ impl ProxyHttp for Gateway {
         if session.response_written().is_some() {
             return FailToProxy { error_code: p.status, can_reuse_downstream: false };
         }
-        let reuse = !p.close;
-        if respond::send(session, ctx, &p).await.is_err() {
-            return FailToProxy { error_code: p.status, can_reuse_downstream: false };
-        }
-        FailToProxy { error_code: p.status, can_reuse_downstream: reuse }
+        // Pingora does not reuse a client connection after a failed proxy attempt, whatever this
+        // hook returns; say so. A client told keep-alive would send its next request into a
+        // socket that is closing and get a reset (found by tests/chaos.rs).
+        let p = p.closing();
+        let _ = respond::send(session, ctx, &p).await;
+        FailToProxy { error_code: p.status, can_reuse_downstream: false }
     }
 
     fn suppress_error_log(&self, _s: &Session, _ctx: &RequestCtx, e: &Error) -> bool {

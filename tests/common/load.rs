@@ -43,10 +43,16 @@ pub struct Load {
 impl Load {
     /// `paths` are used round-robin by each connection.
     pub fn start(addr: SocketAddr, paths: &[&str], conns: usize) -> Load {
+        Self::start_with(addr, paths, &[], conns)
+    }
+
+    /// Every request also carries `headers`.
+    pub fn start_with(addr: SocketAddr, paths: &[&str], headers: &[(&str, &str)], conns: usize) -> Load {
+        let extra: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
         let tally = Arc::new(Mutex::new(Tally::default()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let requests: Arc<Vec<Vec<u8>>> = Arc::new(
-            paths.iter().map(|p| format!("GET {p} HTTP/1.1\r\nHost: load.test\r\n\r\n").into_bytes()).collect(),
+            paths.iter().map(|p| format!("GET {p} HTTP/1.1\r\nHost: load.test\r\n{extra}\r\n").into_bytes()).collect(),
         );
         let tasks = (0..conns)
             .map(|i| tokio::spawn(connection(addr, requests.clone(), i, tally.clone(), stop.clone())))
