@@ -139,10 +139,18 @@ fn values(doc: &Value, params: &[&Value], place: &str) -> Vec<(String, String)> 
         })
         .filter_map(|p| {
             let name = text(p, "name")?.to_string();
-            let v = example::of_param(doc, p).map(|v| plain(&v)).unwrap_or_else(|| name.to_ascii_uppercase());
+            let v = example::of_param(doc, p).or_else(|| numeric_example(doc, p));
+            let v = v.map(|v| plain(&v)).unwrap_or_else(|| name.to_ascii_uppercase());
             Some((name, v))
         })
         .collect()
+}
+
+/// A number for a numeric parameter without an example (`/pets/1` reads better than `/pets/ID`).
+fn numeric_example(doc: &Value, p: &Value) -> Option<Value> {
+    let s = deref(doc, p.get("schema")?);
+    let numeric = matches!(s.get("type").and_then(Value::as_str), Some("integer" | "number"));
+    numeric.then(|| example::of_schema(doc, s))
 }
 
 fn query(doc: &Value, params: &[&Value]) -> String {
