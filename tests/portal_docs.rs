@@ -234,6 +234,17 @@ fn samples_quote_spec_values_safely() {
     assert!(!std::path::Path::new("/tmp/pwned-gh").exists());
 }
 
+#[test]
+fn docs_js_is_valid_javascript() {
+    if tool("node") {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("docs.js");
+        std::fs::write(&file, gatehouse::portal::docs::DOCS_JS).unwrap();
+        let out = Command::new("node").arg("--check").arg(&file).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
 fn run_with_stdin(cmd: &str, args: &[&str], input: &str) -> String {
     use std::io::Write;
     let mut child = Command::new(cmd)

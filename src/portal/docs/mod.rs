@@ -54,6 +54,24 @@ pub struct TryResponse {
     pub elapsed_ms: u64,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relayed_answer_is_escaped_on_the_result_page() {
+        let resp = TryResponse {
+            status: 200,
+            headers: vec![("x-evil".into(), "<script>h</script>".into())],
+            body: "<script>alert(1)</script>".into(),
+            elapsed_ms: 3,
+        };
+        let html = render_try_result(&resp);
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains("id=\"try-status\">200 · 3 ms<") && html.contains("&lt;script&gt;alert(1)"));
+    }
+}
+
 /// Served by the portal as `/assets/docs.js`: tabs, key fill-in, try-it over fetch.
 pub const DOCS_JS: &str = include_str!("docs.js");
 /// Served by the portal as `/assets/docs.css`: styles of `docs-` classes only.
@@ -92,6 +110,7 @@ pub fn render(input: &DocsInput) -> String {
         "<p>{}</p></header>",
         operation::auth_text(&cfg.auth, &cfg.key_header, cfg.key_query.as_deref(), &[])
     );
+    // The one result area; DOCS_JS moves it under the form that was sent.
     out.push_str("<section id=\"try-result\" class=\"docs-try-result\" aria-live=\"polite\" hidden><h4>Response <span id=\"try-status\"></span></h4><pre id=\"try-headers\"></pre><pre id=\"try-body\"></pre></section>");
     match doc {
         Some(doc) => spec_docs(&mut out, input, doc),
@@ -99,6 +118,19 @@ pub fn render(input: &DocsInput) -> String {
     }
     out.push_str("</article>");
     out
+}
+
+/// The answer of a try-it request posted without JS, as a fragment for the portal's result
+/// page (the same ids DOCS_JS fills in: `#try-status`, `#try-headers`, `#try-body`).
+pub fn render_try_result(resp: &TryResponse) -> String {
+    let headers: Vec<String> = resp.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    format!(
+        "<section id=\"try-result\" class=\"docs-try-result\"><h4>Response <span id=\"try-status\">{} · {} ms</span></h4><pre id=\"try-headers\">{}</pre><pre id=\"try-body\">{}</pre></section>",
+        resp.status,
+        resp.elapsed_ms,
+        esc(&headers.join("\n")),
+        esc(&resp.body)
+    )
 }
 
 fn lifecycle(out: &mut String, api: &crate::runtime::Api) {
