@@ -278,3 +278,28 @@ fn an_api_without_spec_lists_its_config_routes() {
     assert!(html.contains("-u &#39;YOUR_USERNAME:YOUR_PASSWORD&#39;") && html.contains("HTTP Basic"));
     assert_eq!(html.matches("<form class=\"try-form\"").count(), 2);
 }
+
+#[test]
+fn versions_sharing_a_base_path_get_their_version_header_in_samples_and_try_it() {
+    let rt = runtime(
+        "[[cluster]]\nname = \"c\"\nupstreams = [\"127.0.0.1:9\"]\n\n[[api]]\nname = \"orders\"\nversion = \"v1\"\nbase_path = \"/orders\"\ncluster = \"c\"\nstatus = \"deprecated\"\ndeprecated_since = \"2026-01-01\"\nsunset = \"2027-01-01\"\nsuccessor = \"v2\"\n\n[[api]]\nname = \"orders\"\nversion = \"v2\"\nbase_path = \"/orders\"\ncluster = \"c\"\n",
+    );
+    let html = |i: usize| {
+        let api = &rt.apis[i];
+        render(&DocsInput {
+            api,
+            spec: None,
+            gateway_url: "http://gw",
+            try_path: "/t",
+            csrf_token: "c",
+            signed_in: true,
+        })
+    };
+    let (v1, v2) = (html(0), html(1));
+    assert!(v1.contains("-H &#39;API-Version: v1&#39;"), "{v1}");
+    assert!(v2.contains("-H &#39;API-Version: v2&#39;"), "{v2}");
+    assert!(v1.contains("name=\"headers\" rows=\"3\" spellcheck=\"false\">API-Version: v1</textarea>"), "{v1}");
+    // The lifecycle banner: deprecated since, sunset and a link to the successor's page.
+    assert!(v1.contains("Deprecated since 2026-01-01T00:00:00Z. Sunset: 2027-01-01T00:00:00Z."), "{v1}");
+    assert!(v1.contains("<a href=\"/apis/orders/v2\">version v2</a>"));
+}

@@ -91,7 +91,7 @@
     e.preventDefault();
     var button = form.querySelector("button[type=submit]");
     if (button) button.disabled = true;
-    show(form, "sending…", "", "");
+    show(form, "sending\u2026", "", "");
     fetch(form.action, {
       method: "POST",
       credentials: "same-origin",
@@ -106,7 +106,7 @@
           return;
         }
         var head = j.headers.map(function (h) { return h[0] + ": " + h[1]; }).join("\n");
-        show(form, j.status + " · " + j.elapsed_ms + " ms", head, pretty(j.body));
+        show(form, j.status + " \u00b7 " + j.elapsed_ms + " ms", head, pretty(j.body));
       })
       .catch(function (err) { show(form, "not sent", "", String(err)); })
       .then(function () { if (button) button.disabled = false; });

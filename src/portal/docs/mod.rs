@@ -68,7 +68,7 @@ mod tests {
         };
         let html = render_try_result(&resp);
         assert!(!html.contains("<script"), "{html}");
-        assert!(html.contains("id=\"try-status\">200 · 3 ms<") && html.contains("&lt;script&gt;alert(1)"));
+        assert!(html.contains("id=\"try-status\">200 &middot; 3 ms<") && html.contains("&lt;script&gt;alert(1)"));
     }
 }
 
@@ -125,12 +125,20 @@ pub fn render(input: &DocsInput) -> String {
 pub fn render_try_result(resp: &TryResponse) -> String {
     let headers: Vec<String> = resp.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     format!(
-        "<section id=\"try-result\" class=\"docs-try-result\"><h4>Response <span id=\"try-status\">{} · {} ms</span></h4><pre id=\"try-headers\">{}</pre><pre id=\"try-body\">{}</pre></section>",
+        "<section id=\"try-result\" class=\"docs-try-result\"><h4>Response <span id=\"try-status\">{} &middot; {} ms</span></h4><pre id=\"try-headers\">{}</pre><pre id=\"try-body\">{}</pre></section>",
         resp.status,
         resp.elapsed_ms,
         esc(&headers.join("\n")),
         esc(&resp.body)
     )
+}
+
+/// The version header a request needs when versions share this API's base path.
+fn version_header(api: &crate::runtime::Api) -> Vec<(String, String)> {
+    match api.vary {
+        Some(_) => vec![(api.config.version_header.clone(), api.version.clone())],
+        None => Vec::new(),
+    }
 }
 
 fn lifecycle(out: &mut String, api: &crate::runtime::Api) {

@@ -102,8 +102,9 @@ pub fn render(out: &mut String, input: &DocsInput, doc: &Value, op: &Op, n: usiz
     out.push_str("</h3>");
     if deprecated {
         out.push_str("<p class=\"docs-deprecated\">Deprecated");
-        if let Some(since) = op.op.get("x-deprecated-since") {
-            let _ = write!(out, " since {}", esc(&plain(since)));
+        let api_since = input.api.config.deprecated_since.map(|m| humantime::format_rfc3339_seconds(m.0).to_string());
+        if let Some(since) = op.op.get("x-deprecated-since").map(plain).or(api_since) {
+            let _ = write!(out, " since {}", esc(&since));
         }
         out.push_str(": plan to move off this operation.</p>");
     }
@@ -119,7 +120,11 @@ pub fn render(out: &mut String, input: &DocsInput, doc: &Value, op: &Op, n: usiz
         method,
         path: fill_path(&full, &values(doc, &params, "path")),
         query: query(doc, &params),
-        headers: values(doc, &params, "header").into_iter().map(|(k, v)| (header_safe(&k), header_safe(&v))).collect(),
+        headers: super::version_header(input.api)
+            .into_iter()
+            .chain(values(doc, &params, "header"))
+            .map(|(k, v)| (header_safe(&k), header_safe(&v)))
+            .collect(),
         auth: Credential::pick(&methods, &cfg.key_header, cfg.key_query.as_deref()),
         body,
     };
@@ -214,6 +219,12 @@ fn request_body(out: &mut String, doc: &Value, op: &Value) -> Option<Body> {
     let ex = example::of_media(doc, m)?;
     Some(if is_json(media) {
         Body { media: media.clone(), text: serde_json::to_string_pretty(&ex).unwrap_or_default(), json: Some(ex) }
+    } else if let (true, Some(fields)) = (media.starts_with("application/x-www-form-urlencoded"), ex.as_object()) {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in fields {
+            form.append_pair(k, &plain(v));
+        }
+        Body { media: media.clone(), text: form.finish(), json: None }
     } else {
         Body { media: media.clone(), text: plain(&ex), json: None }
     })

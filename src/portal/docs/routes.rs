@@ -44,7 +44,7 @@ pub fn render(out: &mut String, input: &DocsInput) {
             method,
             path: fill_path(&full, &[]),
             query: String::new(),
-            headers: Vec::new(),
+            headers: super::version_header(input.api),
             auth: Credential::pick(methods_needed, &cfg.key_header, cfg.key_query.as_deref()),
             body: None,
         };
