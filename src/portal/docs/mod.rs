@@ -54,24 +54,6 @@ pub struct TryResponse {
     pub elapsed_ms: u64,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_relayed_answer_is_escaped_on_the_result_page() {
-        let resp = TryResponse {
-            status: 200,
-            headers: vec![("x-evil".into(), "<script>h</script>".into())],
-            body: "<script>alert(1)</script>".into(),
-            elapsed_ms: 3,
-        };
-        let html = render_try_result(&resp);
-        assert!(!html.contains("<script"), "{html}");
-        assert!(html.contains("id=\"try-status\">200 &middot; 3 ms<") && html.contains("&lt;script&gt;alert(1)"));
-    }
-}
-
 /// Served by the portal as `/assets/docs.js`: tabs, key fill-in, try-it over fetch.
 pub const DOCS_JS: &str = include_str!("docs.js");
 /// Served by the portal as `/assets/docs.css`: styles of `docs-` classes only.
@@ -265,4 +247,22 @@ fn components(out: &mut String, doc: &Value) {
         out.push_str("</section>");
     }
     out.push_str("</section>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relayed_answer_is_escaped_on_the_result_page() {
+        let resp = TryResponse {
+            status: 200,
+            headers: vec![("x-evil".into(), "<script>h</script>".into())],
+            body: "<script>alert(1)</script>".into(),
+            elapsed_ms: 3,
+        };
+        let html = render_try_result(&resp);
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains("id=\"try-status\">200 &middot; 3 ms<") && html.contains("&lt;script&gt;alert(1)"));
+    }
 }
