@@ -243,3 +243,66 @@ fn facets(out: &mut String, s: &Value) {
         let _ = write!(out, " <span class=\"docs-facet\">{t}</span>");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn compositions_maps_and_bounds_are_shown() {
+        let doc = json!({"components": {"schemas": {"Cat": {"type": "object", "properties": {"lives": {"type": "integer", "minimum": 0, "exclusiveMaximum": 10}}}}}});
+        let s = json!({
+            "type": "object",
+            "properties": {
+                "pet": {"oneOf": [{"$ref": "#/components/schemas/Cat"}, {"type": "string"}], "discriminator": {"propertyName": "kind"}},
+                "tags": {"type": "object", "additionalProperties": {"type": "string", "format": "uri"}},
+                "closed": {"type": "object", "additionalProperties": false},
+                "n": {"type": ["integer", "null"], "minimum": 1, "exclusiveMinimum": true, "multipleOf": 2},
+                "list": {"type": "array", "items": {"$ref": "#/components/schemas/Cat"}, "minItems": 1, "uniqueItems": true},
+                "all": {"allOf": [{"$ref": "#/components/schemas/Cat"}, {"type": "object", "properties": {"x": {}}}]},
+                "any": {"anyOf": [{"type": "boolean"}, {"const": 3}]},
+                "old": {"type": "string", "deprecated": true, "readOnly": true, "default": "a"}
+            }
+        });
+        let html = tree(&doc, &s);
+        for want in [
+            "Exactly one of:",
+            "picked by <code>kind</code>",
+            "Other properties, each:",
+            "format <code>uri</code>",
+            "No other properties.",
+            "integer or null",
+            "&gt; 1",
+            "multiple of 2",
+            "array of Cat",
+            "min items 1",
+            "unique items",
+            "All of:",
+            "Any of:",
+            "always <code>3</code>",
+            "&lt; 10",
+            "≥ 0",
+            "deprecated",
+            "read-only",
+            "default <code>&quot;a&quot;</code>",
+            "href=\"#schema-Cat\">Cat</a>",
+        ] {
+            assert!(html.contains(want), "{want} missing in {html}");
+        }
+    }
+
+    #[test]
+    fn cycles_and_depth_stop() {
+        let doc = json!({"components": {"schemas": {"A": {"type": "object", "properties": {"b": {"$ref": "#/components/schemas/B"}}},
+                                                     "B": {"type": "array", "items": {"$ref": "#/components/schemas/A"}}}}});
+        let html = tree(&doc, &json!({"$ref": "#/components/schemas/A"}));
+        assert_eq!(html.matches("(recursive: see above)").count(), 1, "{html}");
+        // A chain deeper than the cap ends in a link.
+        let mut deep = json!({"type": "string"});
+        for _ in 0..40 {
+            deep = json!({"type": "array", "items": deep});
+        }
+        assert!(tree(&doc, &deep).matches("<div class=\"docs-sub\">").count() <= MAX_DEPTH + 1);
+    }
+}

@@ -213,3 +213,45 @@ fn push_header(headers: &mut Vec<(String, String)>, name: &str, value: &str) -> 
     headers.push((name.to_string(), value.to_string()));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn credentials_go_where_the_api_takes_them() {
+        let base = [("method", "get"), ("path", "/p"), ("query", "a=1")];
+        let with = |auth: &str, key: &str| {
+            let mut f = form(&base);
+            f.extend(form(&[("auth", auth), ("key", key)]));
+            parse_try_form(&f).unwrap()
+        };
+        let r = with("basic", "u:p w");
+        assert_eq!(r.headers, vec![("Authorization".to_string(), "Basic dTpwIHc=".to_string())]);
+        assert_eq!(with("bearer", "t").headers[0].1, "Bearer t");
+        let r = with("query:api_key", "k&x=1");
+        assert_eq!(r.query, "a=1&api_key=k%26x%3D1");
+        assert!(r.headers.is_empty());
+        assert_eq!(with("header:X-Key", "k").headers[0], ("X-Key".to_string(), "k".to_string()));
+        // No key typed: nothing added.
+        assert!(with("header:X-Key", "").headers.is_empty());
+    }
+
+    #[test]
+    fn a_body_without_type_is_sent_as_json() {
+        let r = parse_try_form(&form(&[("method", "POST"), ("path", "/p"), ("body", "{}")])).unwrap();
+        assert_eq!(r.headers, vec![("Content-Type".to_string(), "application/json".to_string())]);
+        let r = parse_try_form(&form(&[
+            ("method", "POST"),
+            ("path", "/p"),
+            ("headers", "content-type: text/plain"),
+            ("body", "x"),
+        ]))
+        .unwrap();
+        assert_eq!(r.headers.len(), 1);
+    }
+}
