@@ -89,7 +89,13 @@ fn the_petstore_spec_is_rendered_completely() {
     assert!(
         html.contains("id=\"try-status\"") && html.contains("id=\"try-headers\"") && html.contains("id=\"try-body\"")
     );
-    assert!(html.contains("name=\"auth\" value=\"header:X-API-Key\""));
+    // The key placeholder sits in the headers of each form; the first form is `#try-form`, open.
+    assert_eq!(html.matches("spellcheck=\"false\">X-API-Key: YOUR_API_KEY").count(), 3);
+    assert!(html.contains(
+        "<details class=\"docs-try\" open><summary>Try it</summary><form class=\"try-form\" id=\"try-form\""
+    ));
+    assert!(html.contains("id=\"try-form-2\"") && html.contains("id=\"try-form-3\""));
+    assert!(html.contains(">X-API-Key: YOUR_API_KEY\nContent-Type: application/json</textarea>"), "POST form headers");
     assert!(!html.contains("<html") && !html.contains("<head>"));
     // Signed out: a pointer to sign in next to the key field.
     assert!(!html.contains("Sign in</a> and create an app"));

@@ -253,3 +253,67 @@ async fn a_silent_gateway_times_out_instead_of_hanging() {
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
     hold.abort();
 }
+
+/// The fields a browser would post from the form with this id (inputs, the selected option,
+/// textareas), HTML entities decoded.
+fn form_fields(html: &str, id: &str) -> Vec<(String, String)> {
+    let start = html.find(&format!("id=\"{id}\"")).expect("form");
+    let form = &html[start..start + html[start..].find("</form>").unwrap()];
+    let unescape = |s: &str| {
+        s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+    };
+    let attr = |tag: &str, name: &str| {
+        let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        Some(unescape(&tag[at..at + tag[at..].find('"')?]))
+    };
+    let mut fields = Vec::new();
+    for part in form.split('<').skip(1) {
+        let tag = &part[..part.find('>').unwrap_or(part.len())];
+        if tag.starts_with("input") {
+            fields.push((attr(tag, "name").unwrap(), attr(tag, "value").unwrap_or_default()));
+        } else if tag.starts_with("textarea") {
+            fields.push((attr(tag, "name").unwrap(), unescape(&part[tag.len() + 1..])));
+        } else if tag.starts_with("select") {
+            let name = attr(tag, "name").unwrap();
+            let sel = form[form.find(&format!("name=\"{name}\"")).unwrap()..]
+                .split("<option")
+                .find(|o| o.starts_with(" selected"))
+                .unwrap();
+            fields.push((name, sel[sel.find('>').unwrap() + 1..sel.find("</option>").unwrap()].to_string()));
+        }
+    }
+    fields
+}
+
+#[tokio::test]
+async fn the_rendered_form_sends_a_working_request() {
+    let echo = Upstream::start("e").await;
+    let g = gateway(&echo).await;
+    let loaded = gatehouse::config::load_file(&g.config).unwrap();
+    let rt = gatehouse::runtime::build(&loaded, &gatehouse::runtime::Shared::default())
+        .unwrap_or_else(|_| panic!("runtime"));
+    let api = rt.apis.iter().find(|a| a.name == "petstore").unwrap();
+    let html = gatehouse::portal::docs::render(&gatehouse::portal::docs::DocsInput {
+        api,
+        spec: api.spec.as_deref(),
+        gateway_url: &format!("http://{}", g.addr),
+        try_path: "/apis/petstore/v1/try",
+        csrf_token: "c",
+        signed_in: true,
+    });
+    for (id, status, name) in
+        [("try-form", 200, Some("Tom")), ("try-form-2", 201, Some("Tom")), ("try-form-3", 200, Some("Tom"))]
+    {
+        let mut fields = form_fields(&html, id);
+        // What DOCS_JS does with a key just issued.
+        for (_, v) in fields.iter_mut() {
+            *v = v.replace("YOUR_API_KEY", KEY);
+        }
+        let req = parse_try_form(&fields).unwrap_or_else(|e| panic!("{id}: {e}: {fields:?}"));
+        let resp = relay(g.addr, "localhost", req).await.unwrap();
+        assert_eq!(resp.status, status, "{id}: {fields:?} {resp:?}");
+        if let Some(n) = name {
+            assert!(resp.body.contains(n), "{id}: {}", resp.body);
+        }
+    }
+}

@@ -38,17 +38,6 @@ impl Credential {
             Credential::None
         }
     }
-
-    /// The try-it form's `auth` field (`parse_try_form` reads it back).
-    pub fn form_value(&self) -> String {
-        match self {
-            Credential::None => String::new(),
-            Credential::Header(h) => format!("header:{h}"),
-            Credential::Query(q) => format!("query:{q}"),
-            Credential::Bearer => "bearer".into(),
-            Credential::Basic => "basic".into(),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

@@ -66,17 +66,18 @@
     document.querySelectorAll(".docs-sample code").forEach(function (c) {
       if (c.textContent.indexOf(PLACEHOLDER) >= 0) c.textContent = c.textContent.split(PLACEHOLDER).join(key);
     });
-    document.querySelectorAll(".try-form input[name=key]").forEach(function (i) {
-      if (!i.value) i.value = key;
+    document.querySelectorAll(".try-form textarea, .try-form input").forEach(function (f) {
+      if (f.value.indexOf(PLACEHOLDER) >= 0) f.value = f.value.split(PLACEHOLDER).join(key);
     });
   }
 
-  function show(form, status, headers, body) {
+  function show(form, status, elapsed, headers, body) {
     var box = document.getElementById("try-result");
     if (!box) return;
     form.parentNode.insertBefore(box, form.nextSibling);
     box.hidden = false;
     document.getElementById("try-status").textContent = status;
+    document.getElementById("try-elapsed").textContent = elapsed;
     document.getElementById("try-headers").textContent = headers;
     document.getElementById("try-body").textContent = body;
   }
@@ -91,7 +92,7 @@
     e.preventDefault();
     var button = form.querySelector("button[type=submit]");
     if (button) button.disabled = true;
-    show(form, "sending\u2026", "", "");
+    show(form, "sending\u2026", "", "", "");
     fetch(form.action, {
       method: "POST",
       credentials: "same-origin",
@@ -102,13 +103,13 @@
       .then(function (res) {
         var j = res.j;
         if (!res.ok || typeof j.status !== "number" || !Array.isArray(j.headers)) {
-          show(form, "not sent", "", (j && (j.detail || j.title)) || "the portal refused the request");
+          show(form, "not sent", "", "", (j && (j.detail || j.title)) || "the portal refused the request");
           return;
         }
         var head = j.headers.map(function (h) { return h[0] + ": " + h[1]; }).join("\n");
-        show(form, j.status + " \u00b7 " + j.elapsed_ms + " ms", head, pretty(j.body));
+        show(form, String(j.status), j.elapsed_ms + " ms", head, pretty(j.body));
       })
-      .catch(function (err) { show(form, "not sent", "", String(err)); })
+      .catch(function (err) { show(form, "not sent", "", "", String(err)); })
       .then(function () { if (button) button.disabled = false; });
   }
 

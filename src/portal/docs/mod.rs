@@ -93,7 +93,7 @@ pub fn render(input: &DocsInput) -> String {
         operation::auth_text(&cfg.auth, &cfg.key_header, cfg.key_query.as_deref(), &[])
     );
     // The one result area; DOCS_JS moves it under the form that was sent.
-    out.push_str("<section id=\"try-result\" class=\"docs-try-result\" aria-live=\"polite\" hidden><h4>Response <span id=\"try-status\"></span></h4><pre id=\"try-headers\"></pre><pre id=\"try-body\"></pre></section>");
+    out.push_str("<section id=\"try-result\" class=\"docs-try-result\" aria-live=\"polite\" hidden><h4>Response <span id=\"try-status\"></span> <span id=\"try-elapsed\" class=\"docs-note\"></span></h4><pre id=\"try-headers\"></pre><pre id=\"try-body\"></pre></section>");
     match doc {
         Some(doc) => spec_docs(&mut out, input, doc),
         None => routes::render(&mut out, input),
@@ -107,7 +107,7 @@ pub fn render(input: &DocsInput) -> String {
 pub fn render_try_result(resp: &TryResponse) -> String {
     let headers: Vec<String> = resp.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     format!(
-        "<section id=\"try-result\" class=\"docs-try-result\"><h4>Response <span id=\"try-status\">{} &middot; {} ms</span></h4><pre id=\"try-headers\">{}</pre><pre id=\"try-body\">{}</pre></section>",
+        "<section id=\"try-result\" class=\"docs-try-result\"><h4>Response <span id=\"try-status\">{}</span> <span id=\"try-elapsed\" class=\"docs-note\">{} ms</span></h4><pre id=\"try-headers\">{}</pre><pre id=\"try-body\">{}</pre></section>",
         resp.status,
         resp.elapsed_ms,
         esc(&headers.join("\n")),
@@ -263,6 +263,9 @@ mod tests {
         };
         let html = render_try_result(&resp);
         assert!(!html.contains("<script"), "{html}");
-        assert!(html.contains("id=\"try-status\">200 &middot; 3 ms<") && html.contains("&lt;script&gt;alert(1)"));
+        assert!(
+            html.contains("id=\"try-status\">200</span> <span id=\"try-elapsed\" class=\"docs-note\">3 ms<")
+                && html.contains("&lt;script&gt;alert(1)")
+        );
     }
 }

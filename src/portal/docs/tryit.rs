@@ -31,17 +31,22 @@ const RESERVED: [&str; 11] = [
     "accept-encoding",
 ];
 
-/// The form of one operation (class `try-form`; DOCS_JS posts it and fills `#try-result`).
+/// The form of one operation (class `try-form`, the page's first also `#try-form`; DOCS_JS
+/// posts it and fills `#try-result`). An API key or token goes in the headers (or the query) as
+/// the placeholder, which DOCS_JS swaps for a key just issued; basic credentials get a field.
 pub fn form(out: &mut String, input: &DocsInput, call: &Call, anchor: &str, n: usize) {
-    let id = format!("try-form-{n}");
+    let id = if n == 1 { "try-form".to_string() } else { format!("try-form-{n}") };
     let _ = write!(
         out,
-        "<details class=\"docs-try\"><summary>Try it</summary><form class=\"try-form\" id=\"{id}\" method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"op\" value=\"{}\"><input type=\"hidden\" name=\"auth\" value=\"{}\">",
+        "<details class=\"docs-try\"{}><summary>Try it</summary><form class=\"try-form\" id=\"{id}\" method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"op\" value=\"{}\">",
+        if n == 1 { " open" } else { "" },
         esc(input.try_path),
         esc(input.csrf_token),
         esc(anchor),
-        esc(&call.auth.form_value()),
     );
+    if !input.signed_in && call.auth != Credential::None {
+        out.push_str("<p class=\"docs-note\"><a href=\"/login\">Sign in</a> and create an app to get a key.</p>");
+    }
     let _ = write!(out, "<label for=\"{id}-method\">Method</label><select id=\"{id}-method\" name=\"method\">");
     for m in METHODS {
         let sel = if m == call.method { " selected" } else { "" };
@@ -49,29 +54,27 @@ pub fn form(out: &mut String, input: &DocsInput, call: &Call, anchor: &str, n: u
     }
     out.push_str("</select>");
     field(out, &id, "path", "Path", &call.path);
-    field(out, &id, "query", "Query", &call.query);
+    let mut query = call.query.clone();
+    let mut headers: Vec<String> = Vec::new();
     match &call.auth {
         Credential::None => {}
-        Credential::Basic => field(out, &id, "key", "Username:password", ""),
-        Credential::Bearer => field(out, &id, "key", "Token", ""),
-        Credential::Header(_) | Credential::Query(_) => {
-            let _ = write!(
-                out,
-                "<label for=\"{id}-key\">API key</label><input id=\"{id}-key\" name=\"key\" class=\"docs-key-input\" autocomplete=\"off\" spellcheck=\"false\" placeholder=\"{KEY_PLACEHOLDER}\">"
-            );
-            if !input.signed_in {
-                out.push_str(
-                    "<p class=\"docs-note\"><a href=\"/login\">Sign in</a> and create an app to get a key.</p>",
-                );
-            }
+        Credential::Header(h) => headers.push(format!("{h}: {KEY_PLACEHOLDER}")),
+        Credential::Bearer => headers.push("Authorization: Bearer YOUR_TOKEN".into()),
+        Credential::Query(q) => {
+            let pair = form_urlencoded::Serializer::new(String::new()).append_pair(q, KEY_PLACEHOLDER).finish();
+            query = if query.is_empty() { pair } else { format!("{query}&{pair}") };
+        }
+        Credential::Basic => {
+            let _ = write!(out, "<input type=\"hidden\" name=\"auth\" value=\"basic\">");
+            field(out, &id, "key", "Username:password", "");
         }
     }
-    let headers: Vec<String> = call.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-    let mut hdr_text = headers.join("\n");
+    field(out, &id, "query", "Query", &query);
+    headers.extend(call.headers.iter().map(|(k, v)| format!("{k}: {v}")));
     if let Some(b) = &call.body {
-        hdr_text = format!("Content-Type: {}\n{hdr_text}", b.media).trim_end().to_string();
+        headers.push(format!("Content-Type: {}", b.media));
     }
-    textarea(out, &id, "headers", "Headers (one per line, Name: value)", &hdr_text, 3);
+    textarea(out, &id, "headers", "Headers (one per line, Name: value)", &headers.join("\n"), 3);
     let body = call.body.as_ref().map(|b| b.text.as_str()).unwrap_or("");
     textarea(out, &id, "body", "Body", body, if body.is_empty() { 3 } else { 8 });
     out.push_str("<button type=\"submit\" class=\"docs-send\">Send request</button></form></details>");
