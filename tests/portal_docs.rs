@@ -108,6 +108,9 @@ info:
   title: "Evil <script>alert('title')</script>"
   version: "1"
   description: "Hi <script>alert('desc')</script> [x](javascript:alert(1))"
+  contact: { name: "Team <b>", url: "javascript:alert(2)", email: "a@b.example" }
+  license: { name: "MIT", url: "https://opensource.org/licenses/MIT" }
+externalDocs: { url: "data:text/html,<script>x</script>", description: "Guide" }
 tags:
   - name: "<script>tag</script>"
     description: "<img src=x onerror=alert(1)>"
@@ -180,6 +183,10 @@ fn hostile_spec_text_is_escaped_everywhere() {
     }
     assert!(html.contains("&lt;script&gt;enum&lt;/script&gt;") && html.contains("&lt;script&gt;tag&lt;/script&gt;"));
     assert!(html.contains("<strong>bold</strong>"), "Markdown still rendered");
+    // Links from the document: safe ones kept, others shown as text.
+    assert!(html.contains("Contact: Team &lt;b&gt; (<a href=\"mailto:a@b.example\""), "{html}");
+    assert!(html.contains("License: <a href=\"https://opensource.org/licenses/MIT\""));
+    assert!(html.contains("&middot; Guide</p>"));
     assert!(html.contains("Deprecated since 2026-01-01"));
     // A recursive schema terminates, linked back to itself.
     assert!(html.contains("(recursive: see above)"));

@@ -40,6 +40,15 @@ pub fn markdown(src: &str) -> String {
 }
 
 fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
+    if safe_href(&url) {
+        url
+    } else {
+        CowStr::Borrowed("#")
+    }
+}
+
+/// Whether a link from a spec may be followed: http(s), mailto, or relative to this site.
+pub fn safe_href(url: &str) -> bool {
     let lower = url.trim().to_ascii_lowercase();
     // A relative URL has no `:` before its first `/`, `?` or `#`.
     let scheme_free = match (lower.find(':'), lower.find(['/', '?', '#'])) {
@@ -48,10 +57,14 @@ fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
         (Some(_), None) => false,
     };
     let allowed = ["http://", "https://", "mailto:"].iter().any(|p| lower.starts_with(p));
-    if allowed || (scheme_free && !lower.starts_with("//")) {
-        url
-    } else {
-        CowStr::Borrowed("#")
+    allowed || (scheme_free && !lower.starts_with("//"))
+}
+
+/// `<a href>` to a spec-supplied URL when it is safe, else the text alone.
+pub fn link(url: Option<&str>, text: &str) -> String {
+    match url.filter(|u| safe_href(u)) {
+        Some(u) => format!("<a href=\"{}\" rel=\"noopener nofollow\">{}</a>", esc(u), esc(text)),
+        None => esc(text),
     }
 }
 

@@ -86,6 +86,7 @@ pub fn render(input: &DocsInput) -> String {
         &mut out,
         doc.and_then(|d| d.pointer("/info/description")).and_then(Value::as_str).or(api.config.description.as_deref()),
     );
+    about(&mut out, doc);
     let cfg = &api.config;
     let _ = write!(
         out,
@@ -113,6 +114,30 @@ pub fn render_try_result(resp: &TryResponse) -> String {
         esc(&headers.join("\n")),
         esc(&resp.body)
     )
+}
+
+/// Contact, license, terms and external docs of the document, as far as given.
+fn about(out: &mut String, doc: Option<&Value>) {
+    let Some(doc) = doc else { return };
+    let s = |p: &str| doc.pointer(p).and_then(Value::as_str);
+    let mut parts = Vec::new();
+    let email = s("/info/contact/email");
+    if let Some(name) = s("/info/contact/name").or(email) {
+        let mail = email.map(|e| format!(" ({})", html::link(Some(&format!("mailto:{e}")), e)));
+        parts.push(format!("Contact: {}{}", html::link(s("/info/contact/url"), name), mail.unwrap_or_default()));
+    }
+    if let Some(name) = s("/info/license/name") {
+        parts.push(format!("License: {}", html::link(s("/info/license/url"), name)));
+    }
+    if let Some(url) = s("/info/termsOfService") {
+        parts.push(html::link(Some(url), "Terms of service"));
+    }
+    if let Some(url) = s("/externalDocs/url") {
+        parts.push(html::link(Some(url), s("/externalDocs/description").unwrap_or("More documentation")));
+    }
+    if !parts.is_empty() {
+        let _ = write!(out, "<p class=\"docs-about\">{}</p>", parts.join(" &middot; "));
+    }
 }
 
 /// The version header a request needs when versions share this API's base path.
