@@ -12,6 +12,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_BODY: usize = 1024 * 1024;
 const MAX_HEAD: usize = 64 * 1024;
 pub const TRUNCATED_NOTE: &str = "\n[… cut: the response is larger than 1 MiB]";
+const INCOMPLETE_NOTE: &str = "\n[… incomplete: the connection closed before the end of the response]";
 
 pub async fn relay(proxy: SocketAddr, host: &str, req: TryRequest) -> Result<TryResponse, String> {
     if host.bytes().any(|b| b.is_ascii_control() || b == b' ') || req.method.bytes().any(|b| !b.is_ascii_uppercase()) {
@@ -55,12 +56,15 @@ async fn read_response(stream: &mut TcpStream, head_only: bool) -> Result<Parsed
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = [0u8; 16384];
     // Read up to the end of the head, skipping interim (1xx) answers.
+    let mut need_more = true;
     let (status, headers, mut rest) = loop {
-        let n = stream.read(&mut chunk).await.map_err(|e| format!("reading: {e}"))?;
-        if n == 0 {
-            return Err("the gateway closed the connection without an answer".into());
+        if need_more {
+            let n = stream.read(&mut chunk).await.map_err(|e| format!("reading: {e}"))?;
+            if n == 0 {
+                return Err("the gateway closed the connection without an answer".into());
+            }
+            buf.extend_from_slice(&chunk[..n]);
         }
-        buf.extend_from_slice(&chunk[..n]);
         let mut hs = [httparse::EMPTY_HEADER; 128];
         let mut resp = httparse::Response::new(&mut hs);
         match resp.parse(&buf) {
@@ -72,12 +76,14 @@ async fn read_response(stream: &mut TcpStream, head_only: bool) -> Result<Parsed
                     .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned()))
                     .collect();
                 if (100..200).contains(&status) && status != 101 {
+                    // The next answer may already be in the buffer.
                     buf.drain(..len);
+                    need_more = buf.is_empty();
                     continue;
                 }
                 break (status, headers, buf[len..].to_vec());
             }
-            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
+            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => need_more = true,
             Ok(httparse::Status::Partial) => return Err("the response head is too large".into()),
             Err(e) => return Err(format!("not an HTTP response: {e}")),
         }
@@ -99,12 +105,20 @@ async fn read_response(stream: &mut TcpStream, head_only: bool) -> Result<Parsed
     if no_body {
         rest.clear();
     }
-    let mut body = if chunked { dechunk(&rest).0 } else { rest };
-    let truncated = body.len() > MAX_BODY || length.is_some_and(|l| l > MAX_BODY);
+    let hit_cap = rest.len() >= cap || length.is_some_and(|l| l > MAX_BODY);
+    let (mut body, complete) = if chunked && !no_body {
+        dechunk(&rest)
+    } else {
+        let complete = no_body || length.is_none_or(|l| rest.len() >= l);
+        (rest, complete)
+    };
+    let cut = hit_cap || body.len() > MAX_BODY;
     body.truncate(MAX_BODY);
     let mut text = String::from_utf8_lossy(&body).into_owned();
-    if truncated {
+    if cut {
         text.push_str(TRUNCATED_NOTE);
+    } else if !complete {
+        text.push_str(INCOMPLETE_NOTE);
     }
     Ok((status, headers, text))
 }
@@ -138,6 +152,45 @@ fn dechunk(mut raw: &[u8]) -> (Vec<u8>, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A one-shot server that answers any request with `raw`, then closes.
+    async fn answering(raw: &'static [u8]) -> SocketAddr {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(raw).await;
+        });
+        addr
+    }
+
+    fn get() -> TryRequest {
+        TryRequest {
+            method: "GET".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers: vec![],
+            body: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn chunked_answers_are_decoded_and_interim_ones_skipped() {
+        let raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        let r = relay(answering(raw).await, "h", get()).await.unwrap();
+        assert_eq!((r.status, r.body.as_str()), (200, "abcde"));
+    }
+
+    #[tokio::test]
+    async fn an_answer_cut_short_says_so() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+        let r = relay(answering(raw).await, "h", get()).await.unwrap();
+        assert!(r.body.starts_with("abc") && r.body.ends_with("before the end of the response]"), "{}", r.body);
+        let r = relay(answering(b"not http\r\n\r\n").await, "h", get()).await;
+        assert!(r.is_err());
+    }
 
     #[test]
     fn dechunks_and_stops_at_the_end() {
