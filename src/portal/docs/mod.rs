@@ -64,10 +64,11 @@ pub fn render(input: &DocsInput) -> String {
     let api = input.api;
     let doc = input.spec;
     let mut out = String::from("<article class=\"docs\">");
-    let title = doc
-        .and_then(|d| d.pointer("/info/title"))
-        .and_then(Value::as_str)
-        .or(api.title.as_deref())
+    // The operator's `title` first, then the document's.
+    let title = api
+        .title
+        .as_deref()
+        .or(doc.and_then(|d| d.pointer("/info/title")).and_then(Value::as_str))
         .unwrap_or(&api.name);
     let _ = write!(
         out,
