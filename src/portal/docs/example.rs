@@ -6,6 +6,14 @@ use super::schema::resolve;
 use serde_json::{Map, Value};
 
 const MAX_DEPTH: usize = 6;
+/// Values one example holds at most (schemas that refer to each other widely would multiply).
+const MAX_NODES: usize = 200;
+
+/// The references being followed (a cycle guard) and the values still allowed.
+struct Walk {
+    stack: Vec<String>,
+    left: usize,
+}
 
 /// The example of a media type object (`example`, the first `examples` entry), else its schema's.
 pub fn of_media(doc: &Value, media: &Value) -> Option<Value> {
@@ -47,21 +55,22 @@ fn declared(s: &Value) -> Option<Value> {
 
 /// A value the schema accepts, as plausible as the schema allows.
 pub fn of_schema(doc: &Value, s: &Value) -> Value {
-    build(doc, s, &mut Vec::new(), 0)
+    build(doc, s, &mut Walk { stack: Vec::new(), left: MAX_NODES }, 0)
 }
 
-fn build(doc: &Value, s: &Value, stack: &mut Vec<String>, depth: usize) -> Value {
-    if depth > MAX_DEPTH {
+fn build(doc: &Value, s: &Value, w: &mut Walk, depth: usize) -> Value {
+    if depth > MAX_DEPTH || w.left == 0 {
         return Value::Null;
     }
+    w.left -= 1;
     if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-        if stack.iter().any(|x| x == r) {
+        if w.stack.iter().any(|x| x == r) {
             return Value::Null;
         }
         let Some(target) = resolve(doc, r) else { return Value::Null };
-        stack.push(r.to_string());
-        let v = build(doc, target, stack, depth + 1);
-        stack.pop();
+        w.stack.push(r.to_string());
+        let v = build(doc, target, w, depth + 1);
+        w.stack.pop();
         return v;
     }
     if let Some(v) = declared(s) {
@@ -70,7 +79,7 @@ fn build(doc: &Value, s: &Value, stack: &mut Vec<String>, depth: usize) -> Value
     if let Some(all) = s.get("allOf").and_then(Value::as_array) {
         let mut merged = Map::new();
         for part in all {
-            if let Value::Object(m) = build(doc, part, stack, depth + 1) {
+            if let Value::Object(m) = build(doc, part, w, depth + 1) {
                 merged.extend(m);
             }
         }
@@ -78,7 +87,7 @@ fn build(doc: &Value, s: &Value, stack: &mut Vec<String>, depth: usize) -> Value
     }
     for key in ["oneOf", "anyOf"] {
         if let Some(first) = s.get(key).and_then(Value::as_array).and_then(|a| a.first()) {
-            return build(doc, first, stack, depth + 1);
+            return build(doc, first, w, depth + 1);
         }
     }
     let ty = match s.get("type") {
@@ -93,13 +102,13 @@ fn build(doc: &Value, s: &Value, stack: &mut Vec<String>, depth: usize) -> Value
             let mut m = Map::new();
             for (name, p) in s.get("properties").and_then(Value::as_object).into_iter().flatten() {
                 if p.get("readOnly").and_then(Value::as_bool) != Some(true) {
-                    m.insert(name.clone(), build(doc, p, stack, depth + 1));
+                    m.insert(name.clone(), build(doc, p, w, depth + 1));
                 }
             }
             Value::Object(m)
         }
         "array" => match s.get("items") {
-            Some(i) => Value::Array(vec![build(doc, i, stack, depth + 1)]),
+            Some(i) => Value::Array(vec![build(doc, i, w, depth + 1)]),
             None => Value::Array(Vec::new()),
         },
         "string" => Value::String(string_for(s.get("format").and_then(Value::as_str)).into()),

@@ -19,7 +19,7 @@ pub fn anchor(name: &str) -> String {
 /// One schema as a tree.
 pub fn tree(doc: &Value, schema: &Value) -> String {
     let mut out = String::from("<div class=\"docs-schema\">");
-    node(&mut out, doc, schema, &mut Vec::new(), 0);
+    node(&mut out, doc, schema, &mut Walk { stack: Vec::new(), left: MAX_NODES }, 0);
     out.push_str("</div>");
     out
 }
@@ -40,7 +40,22 @@ pub fn deref<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
     v
 }
 
-fn node(out: &mut String, doc: &Value, s: &Value, stack: &mut Vec<String>, depth: usize) {
+/// Where a tree walk is: the references being expanded (a cycle guard) and how many more nodes
+/// it may show (a budget: wide schemas that refer to each other would otherwise multiply).
+struct Walk {
+    stack: Vec<String>,
+    left: usize,
+}
+
+/// Nodes one tree shows at most; past that, references are links only.
+const MAX_NODES: usize = 400;
+
+fn node(out: &mut String, doc: &Value, s: &Value, w: &mut Walk, depth: usize) {
+    if w.left == 0 {
+        out.push_str("<span class=\"docs-note\">…</span>");
+        return;
+    }
+    w.left -= 1;
     if let Some(b) = s.as_bool() {
         out.push_str(if b {
             "<span class=\"docs-type\">any value</span>"
@@ -50,7 +65,7 @@ fn node(out: &mut String, doc: &Value, s: &Value, stack: &mut Vec<String>, depth
         return;
     }
     if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-        reference(out, doc, r, stack, depth);
+        reference(out, doc, r, w, depth);
         if let Some(d) = s.get("description").and_then(Value::as_str) {
             let _ = write!(out, "<div class=\"docs-desc\">{}</div>", markdown(d));
         }
@@ -69,11 +84,15 @@ fn node(out: &mut String, doc: &Value, s: &Value, stack: &mut Vec<String>, depth
             s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
         out.push_str("<ul class=\"docs-props\">");
         for (name, p) in props {
+            if w.left == 0 {
+                out.push_str("<li class=\"docs-note\">… (see the schemas below)</li>");
+                break;
+            }
             let _ = write!(out, "<li><code class=\"docs-prop\">{}</code> ", esc(name));
             if required.contains(&name.as_str()) {
                 out.push_str("<span class=\"docs-required\">required</span> ");
             }
-            node(out, doc, p, stack, depth + 1);
+            node(out, doc, p, w, depth + 1);
             out.push_str("</li>");
         }
         out.push_str("</ul>");
@@ -81,26 +100,26 @@ fn node(out: &mut String, doc: &Value, s: &Value, stack: &mut Vec<String>, depth
     match s.get("additionalProperties") {
         Some(Value::Bool(true)) => out.push_str("<div class=\"docs-note\">Other properties allowed.</div>"),
         Some(Value::Bool(false)) => out.push_str("<div class=\"docs-note\">No other properties.</div>"),
-        Some(ap @ Value::Object(_)) => child(out, doc, "Other properties, each", ap, stack, depth),
+        Some(ap @ Value::Object(_)) => child(out, doc, "Other properties, each", ap, w, depth),
         _ => {}
     }
     if let Some(items) = s.get("items").filter(|i| i.is_object() || i.is_boolean()) {
-        child(out, doc, "Items", items, stack, depth);
+        child(out, doc, "Items", items, w, depth);
     }
     if let Some(items) = s.get("prefixItems").and_then(Value::as_array) {
-        alternatives(out, doc, "Leading items, in order", items, stack, depth);
+        alternatives(out, doc, "Leading items, in order", items, w, depth);
     }
     for (key, label) in [("allOf", "All of"), ("oneOf", "Exactly one of"), ("anyOf", "Any of")] {
         if let Some(alts) = s.get(key).and_then(Value::as_array) {
-            alternatives(out, doc, label, alts, stack, depth);
+            alternatives(out, doc, label, alts, w, depth);
         }
     }
     if let Some(not) = s.get("not") {
-        child(out, doc, "Not", not, stack, depth);
+        child(out, doc, "Not", not, w, depth);
     }
 }
 
-fn reference(out: &mut String, doc: &Value, r: &str, stack: &mut Vec<String>, depth: usize) {
+fn reference(out: &mut String, doc: &Value, r: &str, w: &mut Walk, depth: usize) {
     let Some(target) = resolve(doc, r) else {
         let _ = write!(out, "<span class=\"docs-type\">unresolved reference <code>{}</code></span>", esc(r));
         return;
@@ -109,33 +128,37 @@ fn reference(out: &mut String, doc: &Value, r: &str, stack: &mut Vec<String>, de
         let name = name.replace("~1", "/").replace("~0", "~");
         let _ = write!(out, "<a class=\"docs-ref\" href=\"#{}\">{}</a> ", esc(&anchor(&name)), esc(&name));
     }
-    if stack.iter().any(|s| s == r) {
+    if w.stack.iter().any(|s| s == r) {
         out.push_str("<span class=\"docs-note\">(recursive: see above)</span>");
         return;
     }
-    if depth >= MAX_DEPTH {
+    if depth >= MAX_DEPTH || w.left == 0 {
         return;
     }
-    stack.push(r.to_string());
-    node(out, doc, target, stack, depth + 1);
-    stack.pop();
+    w.stack.push(r.to_string());
+    node(out, doc, target, w, depth + 1);
+    w.stack.pop();
 }
 
-fn child(out: &mut String, doc: &Value, label: &str, s: &Value, stack: &mut Vec<String>, depth: usize) {
+fn child(out: &mut String, doc: &Value, label: &str, s: &Value, w: &mut Walk, depth: usize) {
     let _ = write!(out, "<div class=\"docs-sub\"><span class=\"docs-label\">{}:</span> ", esc(label));
-    node(out, doc, s, stack, depth + 1);
+    node(out, doc, s, w, depth + 1);
     out.push_str("</div>");
 }
 
-fn alternatives(out: &mut String, doc: &Value, label: &str, alts: &[Value], stack: &mut Vec<String>, depth: usize) {
+fn alternatives(out: &mut String, doc: &Value, label: &str, alts: &[Value], w: &mut Walk, depth: usize) {
     let _ = write!(
         out,
         "<div class=\"docs-sub\"><span class=\"docs-label\">{}:</span><ol class=\"docs-alts\">",
         esc(label)
     );
     for a in alts {
+        if w.left == 0 {
+            out.push_str("<li class=\"docs-note\">…</li>");
+            break;
+        }
         out.push_str("<li>");
-        node(out, doc, a, stack, depth + 1);
+        node(out, doc, a, w, depth + 1);
         out.push_str("</li>");
     }
     out.push_str("</ol></div>");
@@ -290,6 +313,29 @@ mod tests {
         ] {
             assert!(html.contains(want), "{want} missing in {html}");
         }
+    }
+
+    /// Eight levels of twenty properties that each refer to the next level: 20^8 nodes if expanded.
+    pub fn fan_out() -> Value {
+        let mut schemas = serde_json::Map::new();
+        for level in 0..8 {
+            let props: serde_json::Map<String, Value> = (0..20)
+                .map(|i| (format!("p{i}"), json!({"$ref": format!("#/components/schemas/L{}", level + 1)})))
+                .collect();
+            schemas.insert(format!("L{level}"), json!({"type": "object", "properties": props}));
+        }
+        schemas.insert("L8".into(), json!({"type": "string"}));
+        json!({"components": {"schemas": schemas}})
+    }
+
+    #[test]
+    fn wide_reference_graphs_stay_small() {
+        let doc = fan_out();
+        let html = tree(&doc, &json!({"$ref": "#/components/schemas/L0"}));
+        assert!(html.len() < 200_000, "{} bytes", html.len());
+        assert!(html.contains("href=\"#schema-L4\""), "deeper levels are linked");
+        let ex = super::super::example::of_schema(&doc, &json!({"$ref": "#/components/schemas/L0"}));
+        assert!(ex.to_string().len() < 20_000, "{}", ex.to_string().len());
     }
 
     #[test]
