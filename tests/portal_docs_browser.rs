@@ -122,7 +122,9 @@ async fn docs_js_fills_the_key_makes_tabs_and_sends_try_it_through_the_gateway()
     let page = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><style>{DOCS_CSS}</style></head><body>{fragment}\
          <script>sessionStorage.setItem(\"gatehouse.newKey\", \"{KEY}\");</script><script>{DOCS_JS}</script>\
-         <script>addEventListener(\"load\", function () {{ document.getElementById(\"try-form\").requestSubmit(); }});</script></body></html>"
+         <script>addEventListener(\"load\", function () {{ \
+           document.querySelector(\".docs-tab\").dispatchEvent(new KeyboardEvent(\"keydown\", {{ key: \"ArrowRight\", bubbles: true }})); \
+           document.getElementById(\"try-form\").requestSubmit(); }});</script></body></html>"
     );
     let seen = Arc::new(Mutex::new(Seen::default()));
     let addr = portal(page, g.addr, seen.clone()).await;
@@ -153,10 +155,13 @@ async fn docs_js_fills_the_key_makes_tabs_and_sends_try_it_through_the_gateway()
     assert_eq!(samples.len(), 9, "three samples per operation");
     assert!(samples.iter().all(|c| !c.contains("YOUR_API_KEY")), "placeholder left: {samples:?}");
     assert!(samples.iter().all(|c| c.contains(KEY)), "{samples:?}");
-    // Tabs: one tablist per operation, curl selected first.
+    // Tabs: one tablist per operation; ArrowRight on the first moved every group to JavaScript.
     assert_eq!(dom.matches("role=\"tablist\"").count(), 3);
-    let tab = dom.find("role=\"tablist\"").map(|i| &dom[i..i + 600]).unwrap_or_default();
-    assert!(tab.contains("aria-selected=\"true\"") && tab.contains(">curl</button>"), "tabs: {tab}");
+    for list in dom.split("role=\"tablist\"").skip(1) {
+        let list = &list[..list.find("</div>").unwrap()];
+        let selected = list.split("<button").find(|b| b.contains("aria-selected=\"true\"")).unwrap_or_default();
+        assert!(selected.contains(">JavaScript</button>"), "tabs: {list}");
+    }
     // Try-it went to the portal as JSON-wanting fetch with the key, through the gateway and back.
     {
         let s = seen.lock().unwrap();
