@@ -77,6 +77,10 @@ pub struct Api {
     pub metrics: ApiMetrics,
     /// Response compression (`[server] compression`, or the API's own table); `None` = off.
     pub compression: Option<Arc<crate::proxy::compress::Compression>>,
+    /// The `[[api]]` table as written (the portal shows its description, auth and routes).
+    pub config: Arc<crate::config::ApiConfig>,
+    /// The parsed OpenAPI document of `spec`, if any (the portal renders it).
+    pub spec: Option<Arc<serde_json::Value>>,
 }
 
 pub struct Route {
@@ -163,7 +167,7 @@ fn version_families(cfg: &crate::config::Config) -> Vec<Vec<usize>> {
     groups
 }
 
-fn join_path(base: &str, rel: &str) -> String {
+pub(crate) fn join_path(base: &str, rel: &str) -> String {
     let base = base.trim_end_matches('/');
     let rel = rel.trim_start_matches('/');
     match (base.is_empty(), rel.is_empty()) {
@@ -246,6 +250,8 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                 .map(|o| join_path(&a.base_path, &o.path))
                 .collect(),
             compression: crate::proxy::compress::Compression::build(&cfg.server.compression, a.compression.as_ref()),
+            config: Arc::new(a.clone()),
+            spec: spec.as_ref().map(|s| Arc::new(s.doc.clone())),
         });
         apis.push(api.clone());
         let mut api_plugins = api_plugins(a, &format!("api[{i}]"), &mut errors);
