@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod net;
 pub mod openapi;
 pub mod plugins;
+pub mod portal;
 pub mod proxy;
 pub mod reload;
 pub mod runtime;

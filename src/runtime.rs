@@ -77,6 +77,10 @@ pub struct Api {
     pub metrics: ApiMetrics,
     /// Response compression (`[server] compression`, or the API's own table); `None` = off.
     pub compression: Option<Arc<crate::proxy::compress::Compression>>,
+    /// The `[[api]]` table as written (the portal shows its description, auth and routes).
+    pub config: Arc<crate::config::ApiConfig>,
+    /// The parsed OpenAPI document of `spec`, if any (the portal renders it).
+    pub spec: Option<Arc<serde_json::Value>>,
 }
 
 pub struct Route {
@@ -108,6 +112,8 @@ pub struct Runtime {
     pub auth: Arc<crate::plugins::auth::AuthShared>,
     /// Where limit counts live (`[limits] backend`).
     pub limits: Arc<crate::limits::Backend>,
+    /// The `[[plan]]`s as built (the portal reads an app's remaining quota from their cells).
+    pub plans: Arc<crate::limits::Plans>,
     pub loaded_at: SystemTime,
     pub source: std::path::PathBuf,
     /// `[cache]`, applied to the shared store by the requests that use it.
@@ -163,7 +169,7 @@ fn version_families(cfg: &crate::config::Config) -> Vec<Vec<usize>> {
     groups
 }
 
-fn join_path(base: &str, rel: &str) -> String {
+pub(crate) fn join_path(base: &str, rel: &str) -> String {
     let base = base.trim_end_matches('/');
     let rel = rel.trim_start_matches('/');
     match (base.is_empty(), rel.is_empty()) {
@@ -196,6 +202,9 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         }
     }
     let tls = crate::tls::load(loaded, &mut errors);
+    if let Some(Err(e)) = cfg.portal.as_ref().map(|p| crate::config::portal::read_logo(loaded, p)) {
+        errors.push(e);
+    }
     let auth = Arc::new(AuthShared::build(loaded, &shared.jwks, &shared.store, &mut errors));
     let plans = Arc::new(crate::limits::Plans::build(loaded));
     let backend = Arc::new(limits_backend(cfg, shared, &mut errors));
@@ -246,6 +255,8 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
                 .map(|o| join_path(&a.base_path, &o.path))
                 .collect(),
             compression: crate::proxy::compress::Compression::build(&cfg.server.compression, a.compression.as_ref()),
+            config: Arc::new(a.clone()),
+            spec: spec.as_ref().map(|s| Arc::new(s.doc.clone())),
         });
         apis.push(api.clone());
         let mut api_plugins = api_plugins(a, &format!("api[{i}]"), &mut errors);
@@ -394,6 +405,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
     shared.cache.register_metrics(&shared.metrics.registry);
     let s = &cfg.server;
     Ok(Runtime {
+        plans,
         router,
         apis,
         clusters: cluster_list,

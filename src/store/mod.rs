@@ -10,6 +10,7 @@ pub mod analytics;
 pub mod consumers;
 pub mod keys;
 pub mod live;
+pub mod portal;
 pub mod sync;
 
 pub use live::StoreState;
@@ -82,11 +83,13 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (1, "consumers keys", include_str!("migrations/sqlite/0001_consumers_keys.sql")),
     (2, "analytics", include_str!("migrations/sqlite/0002_analytics.sql")),
     (3, "analytics hours", include_str!("migrations/sqlite/0003_analytics_hours.sql")),
+    (4, "portal", include_str!("migrations/sqlite/0004_portal.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "consumers keys", include_str!("migrations/postgres/0001_consumers_keys.sql")),
     (2, "analytics", include_str!("migrations/postgres/0002_analytics.sql")),
     (3, "analytics hours", include_str!("migrations/postgres/0003_analytics_hours.sql")),
+    (4, "portal", include_str!("migrations/postgres/0004_portal.sql")),
 ];
 
 fn migrator(backend: Backend) -> Migrator {
