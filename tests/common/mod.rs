@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod portal;
 pub mod postgres;
 pub mod redis;
 pub mod tls;
