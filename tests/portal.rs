@@ -353,3 +353,38 @@ fn check_names_bad_portal_keys() {
     assert!(code == Some(1) && out.contains("gatehouse.toml: portal.listen:"), "{out}");
     assert_eq!(check_config("[portal]\n").0, Some(0));
 }
+
+/// Two nodes on one PostgreSQL store: an account made on one signs in on the other (the form
+/// key is shared through the store), and a key issued on one works on the other.
+#[tokio::test]
+async fn portal_on_postgres_across_two_nodes() {
+    let Some(pg) = common::postgres::Postgres::start().await else { return };
+    let up = Upstream::start("up").await;
+    let store = format!("[store]\nurl = \"{}\"\n\n{}", pg.url, body(&up, ""));
+    let a = start("", &store).await;
+    let b = start("", &store).await;
+    let mut on_a = Visitor::new(a.addr);
+    let csrf = on_a.account("pg@example.com").await;
+    let app = on_a.app(&csrf, "pg app").await;
+    let r = on_a
+        .post(&format!("/apps/{app}/subscriptions"), &[("csrf", &csrf), ("api", "pets/v1"), ("plan", "gold")])
+        .await;
+    assert!(r.text().contains("badge pending"), "{}", r.text());
+    let key = on_a.key(&csrf, &app).await;
+
+    let mut on_b = Visitor::new(b.addr);
+    let r = on_b.sign_in("pg@example.com", "a-long-password").await;
+    assert_eq!(r.status, 303, "signed in on the other node: {}", r.text());
+    assert!(on_b.get(&format!("/apps/{app}")).await.text().contains("pg app"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while proxy_status(&b, "/pets/1", &key).await != 200 {
+        assert!(std::time::Instant::now() < deadline, "the key never worked on node B");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let id = b.gw.admin_get("/subscriptions?status=pending").await.json()["subscriptions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(b.gw.admin_post(&format!("/subscriptions/{id}/approve")).await.status, 200);
+    assert_eq!(a.gw.admin_get(&format!("/consumers/app-{app}")).await.json()["plan"], "gold");
+}
