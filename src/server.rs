@@ -116,7 +116,10 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     if let Some(portal) = &loaded.config.portal {
         let state = crate::portal::state(&loaded, portal, handle.clone(), shared.clone(), reloader.clone())
             .map_err(|e| StartError::Io(format!("{}: {}", e.path, e.message), std::io::Error::other("portal setup")))?;
-        let mut svc = Service::new("gatehouse portal".to_string(), crate::portal::app(state));
+        // Like the proxy's: a connection accepted just before a stop keeps its first request,
+        // and the drain waits for portal connections too.
+        let gate = FirstRequestGate::new(crate::portal::app(state), shared.open_connections.clone());
+        let mut svc = Service::new("gatehouse portal".to_string(), gate);
         svc.add_tcp(&portal.listen);
         server.add_service(svc);
     }
