@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   var PLACEHOLDER = "YOUR_API_KEY";
-  var STORE = "gatehouse.key";
+  var STORE = "gatehouse.newKey"; // the docs script (docs.js) reads the same item
   function stored() { try { return sessionStorage.getItem(STORE); } catch (e) { return null; } }
   function keep(k) { try { sessionStorage.setItem(STORE, k); } catch (e) { /* private mode */ } }
   function forget() { try { sessionStorage.removeItem(STORE); } catch (e) { /* private mode */ } }
