@@ -121,6 +121,11 @@ fn decoy_hash() -> &'static str {
     })
 }
 
+/// Make the decoy hash before the first sign-in, so that one is not slower than the rest.
+pub fn warm_up() {
+    decoy_hash();
+}
+
 async fn verify_password(pw: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash).is_ok_and(|h| hasher().verify_password(pw.as_bytes(), &h).is_ok())

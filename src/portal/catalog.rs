@@ -39,6 +39,15 @@ pub fn description(api: &Api) -> String {
         .unwrap_or_default()
 }
 
+/// The first paragraph, at most 300 characters (the API's page has the whole text).
+fn summary(d: &str) -> String {
+    let first = d.trim().split("\n\n").next().unwrap_or_default();
+    match first.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &first[..cut]),
+        None => first.to_string(),
+    }
+}
+
 fn date(m: crate::config::Moment) -> String {
     humantime::format_rfc3339_seconds(m.0).to_string().chars().take(10).collect()
 }
@@ -118,7 +127,7 @@ pub async fn page(
                 li class="card" {
                     h2 { a href={ "/apis/" (a.name) "/" (a.version) } { (title(a)) } " " span class="version" { (a.version) } }
                     p { (badge(a)) " " span class="auth" { "Auth: " (auth_methods(a)) } }
-                    @let d = description(a);
+                    @let d = summary(&description(a));
                     @if !d.is_empty() { p class="description" { (d) } }
                     p class="base" { code { (a.base_path) } }
                 }
@@ -127,4 +136,16 @@ pub async fn page(
     };
     let nav = Nav { user: user.map(|u| (u.email, u.csrf)), current: "apis" };
     Ok(render(&st, &nav, "APIs", body))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn summaries_are_the_first_paragraph_cut_on_a_character() {
+        assert_eq!(super::summary("One.\n\nTwo."), "One.");
+        let long = "é".repeat(400);
+        let s = super::summary(&long);
+        assert_eq!(s.chars().count(), 301);
+        assert!(s.ends_with('…'));
+    }
 }

@@ -104,6 +104,7 @@ pub fn state(
     } else {
         proxy
     };
+    accounts::warm_up();
     Ok(PortalState {
         runtime,
         shared,
