@@ -328,9 +328,10 @@ async fn try_it_relays_through_the_gateway() {
     );
     // No relaying for strangers, nor of headers that speak for someone else.
     assert_eq!(Visitor::new(p.addr).post("/apis/pets/v1/try", &fields).await.status, 303);
-    let spoof =
-        [("csrf", csrf.as_str()), ("method", "GET"), ("path", "/pets/7"), ("headers", "X-Forwarded-For: 10.0.0.1")];
-    assert_eq!(v.post("/apis/pets/v1/try", &spoof).await.status, 400);
+    for spoof in ["X-Forwarded-For: 10.0.0.1", "Forwarded: for=10.0.0.1", "Host: other.example"] {
+        let fields = [("csrf", csrf.as_str()), ("method", "GET"), ("path", "/pets/7"), ("headers", spoof)];
+        assert_eq!(v.post("/apis/pets/v1/try", &fields).await.status, 400, "{spoof}");
+    }
 }
 
 #[test]

@@ -117,6 +117,11 @@ pub async fn page(
     Ok(render(&st, &nav, &t, body))
 }
 
+fn names_a_client(header: &str) -> bool {
+    let h = header.to_ascii_lowercase();
+    h == "forwarded" || h == "x-real-ip" || h.starts_with("x-forwarded-")
+}
+
 fn wants_json(headers: &HeaderMap) -> bool {
     headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"))
 }
@@ -143,6 +148,11 @@ pub async fn try_it(
             ));
         }
         let req = parse_try_form(form.pairs()).map_err(PageError::BadRequest)?;
+        // Whoever parsed the form: the relay comes from this host, which may be a trusted proxy
+        // of the gateway, so a developer must not name another client address.
+        if let Some((n, _)) = req.headers.iter().find(|(n, _)| names_a_client(n)) {
+            return Err(PageError::BadRequest(format!("The {n} header cannot be sent from here.")));
+        }
         let host = host_for(&st, &api);
         relay(st.proxy, &host, req).await.map_err(PageError::BadRequest).map(|r| (api, r))
     }
