@@ -173,6 +173,32 @@ async fn sign_in_attempts_are_rate_limited_per_account() {
     assert_eq!(v.sign_in("bystander@example.com", "a-long-password").await.status, 303);
 }
 
+/// Behind a trusted TLS-terminating proxy: clients are told apart by `X-Forwarded-For` (one
+/// client's guessing does not lock out the others) and cookies are `Secure`.
+#[tokio::test]
+async fn behind_a_trusted_proxy() {
+    let up = Upstream::start("up").await;
+    let p = common::portal::start_with_server("trusted_proxies = [\"127.0.0.1\"]", "", &body(&up, "")).await;
+    let mut v = Visitor::new(p.addr);
+    let r =
+        common::request(p.addr, "GET", "/login", &[("Host", "portal.test"), ("X-Forwarded-Proto", "https")], b"").await;
+    assert!(r.header("set-cookie").unwrap().contains("; Secure"), "{:?}", r.header("set-cookie"));
+    let attempt = |v: &mut Visitor, client: &'static str, n: usize| {
+        let mut v = v.clone();
+        async move {
+            let t = v.token("/login").await;
+            let email = format!("guess{n}@example.com");
+            let fields = [("csrf", t.as_str()), ("email", email.as_str()), ("password", "wrong-password")];
+            v.post_with("/login", &fields, &[("X-Forwarded-For", client)]).await.status
+        }
+    };
+    for n in 0..20 {
+        assert_eq!(attempt(&mut v, "203.0.113.7", n).await, 401, "attempt {n}");
+    }
+    assert_eq!(attempt(&mut v, "203.0.113.7", 20).await, 429, "21st attempt from one client address");
+    assert_eq!(attempt(&mut v, "198.51.100.9", 21).await, 401, "another client behind the same proxy");
+}
+
 #[tokio::test]
 async fn user_text_is_escaped() {
     let up = Upstream::start("up").await;

@@ -143,7 +143,7 @@ pub async fn signup(
     let form = Form::parse(&body);
     check_anonymous(&st, &headers, &form).await?;
     // Each sign-up hashes a password: the same per-address budget as sign-ins.
-    if !st.attempts.allow(client.as_ref().map(|c| &c.0), "(sign-up)") {
+    if !st.attempts.allow(session::client_ip(&st, &headers, client.as_ref().map(|c| &c.0)), "(sign-up)") {
         return Err(PageError::TooManyAttempts);
     }
     let raw_email = form.get("email");
@@ -185,7 +185,7 @@ pub async fn login(
     let form = Form::parse(&body);
     check_anonymous(&st, &headers, &form).await?;
     let email = normalize_email(form.get("email")).unwrap_or_default();
-    if !st.attempts.allow(client.as_ref().map(|c| &c.0), &email) {
+    if !st.attempts.allow(session::client_ip(&st, &headers, client.as_ref().map(|c| &c.0)), &email) {
         return Err(PageError::TooManyAttempts);
     }
     let s = store(&st).await?;
@@ -206,7 +206,7 @@ pub async fn login(
     let expires = now_ms() + SESSION_TTL.as_millis() as i64;
     s.run(move |s| async move { s.create_session(&token_hash, &id, &csrf, expires).await }).await?;
     let mut res = see_other("/apps");
-    if let Ok(v) = set_cookie(&st, SESSION_COOKIE, &token, SESSION_TTL).parse() {
+    if let Ok(v) = set_cookie(&st, &headers, SESSION_COOKIE, &token, SESSION_TTL).parse() {
         res.headers_mut().append(SET_COOKIE, v);
     }
     Ok(res)
@@ -222,7 +222,7 @@ pub async fn logout(State(st): St, headers: HeaderMap, body: Bytes) -> Result<Re
         s.run(move |s| async move { s.delete_session(&hash).await }).await?;
     }
     let mut res = see_other("/");
-    let gone = set_cookie(&st, SESSION_COOKIE, "", std::time::Duration::ZERO);
+    let gone = set_cookie(&st, &headers, SESSION_COOKIE, "", std::time::Duration::ZERO);
     if let Ok(v) = gone.parse() {
         res.headers_mut().append(SET_COOKIE, v);
     }

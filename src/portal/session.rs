@@ -16,6 +16,7 @@ use hmac::{Hmac, Mac};
 use http::header::{COOKIE, HOST, ORIGIN};
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use std::time::Duration;
 
 pub const SESSION_COOKIE: &str = "gh_session";
@@ -44,9 +45,12 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure behind https.
-pub fn set_cookie(st: &PortalState, name: &str, value: &str, max_age: Duration) -> String {
-    let secure = if st.secure_cookies { "; Secure" } else { "" };
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, and Secure when the portal is reached
+/// over https (`public_url`, or a TLS-terminating proxy's `X-Forwarded-Proto: https`; a client
+/// that sends that header over plain http only keeps its own cookie from coming back).
+pub fn set_cookie(st: &PortalState, headers: &HeaderMap, name: &str, value: &str, max_age: Duration) -> String {
+    let proxied_https = headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let secure = if st.secure_cookies || proxied_https { "; Secure" } else { "" };
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", max_age.as_secs())
 }
 
@@ -118,7 +122,7 @@ pub async fn anonymous_token(st: &PortalState, headers: &HeaderMap) -> Result<(S
         Some(v) => Ok((sign(&key, v), None)),
         None => {
             let v = random_token()?;
-            Ok((sign(&key, &v), Some(set_cookie(st, FORM_COOKIE, &v, SESSION_TTL))))
+            Ok((sign(&key, &v), Some(set_cookie(st, headers, FORM_COOKIE, &v, SESSION_TTL))))
         }
     }
 }
@@ -133,6 +137,15 @@ pub async fn check_anonymous(st: &PortalState, headers: &HeaderMap, form: &Form)
     } else {
         Err(PageError::Forbidden)
     }
+}
+
+/// The client's address: the peer, or behind one of `server.trusted_proxies` the client it
+/// names in `X-Forwarded-For` (as the proxy decides it), so clients behind a balancer are
+/// limited one by one.
+pub fn client_ip(st: &PortalState, headers: &HeaderMap, client: Option<&ClientAddr>) -> Option<IpAddr> {
+    let peer = client?.0.ip();
+    let xff = headers.get("x-forwarded-for").map(|v| v.as_bytes());
+    Some(st.runtime.load().settings.trusted.client_ip(peer, xff))
 }
 
 /// Sign-in attempt limits: per client address (many accounts tried from one place) and per
@@ -155,9 +168,9 @@ impl Default for Attempts {
 
 impl Attempts {
     /// Take one attempt for `ip` and `account`; false when either is over its limit.
-    pub fn allow(&self, client: Option<&ClientAddr>, account: &str) -> bool {
+    pub fn allow(&self, ip: Option<IpAddr>, account: &str) -> bool {
         let now = self.cells.now();
-        let ip = client.map(|c| c.0.ip().to_string()).unwrap_or_default();
+        let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
         let take = |limit: u64, g: &Gcra, value: &[u8]| {
             let cell = self.cells.cell(limit, value);
             let allowed = g.take(&cell.state, now).allowed;

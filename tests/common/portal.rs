@@ -13,8 +13,14 @@ pub struct Portal {
 
 /// A gateway whose config is `[portal]` (listen + `portal_extra`) and `body`.
 pub async fn start(portal_extra: &str, body: &str) -> Portal {
+    start_with_server("", portal_extra, body).await
+}
+
+/// The same with extra `[server]` keys.
+pub async fn start_with_server(server_extra: &str, portal_extra: &str, body: &str) -> Portal {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let gw = Gateway::start(&format!("[portal]\nlisten = \"{addr}\"\n{portal_extra}\n\n{body}")).await;
+    let gw =
+        Gateway::start_with(server_extra, &format!("[portal]\nlisten = \"{addr}\"\n{portal_extra}\n\n{body}")).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while tokio::net::TcpStream::connect(addr).await.is_err() {
         assert!(Instant::now() < deadline, "portal not listening: {}", gw.stderr_text());
