@@ -49,6 +49,7 @@ try {
   check(await page.locator("#catalog").isVisible(), "catalog lists the APIs");
   await page.keyboard.press("Tab");
   check(await page.evaluate(() => document.activeElement.className === "skip"), "first Tab focuses the skip link");
+  check(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle !== "none"), "focus is visible");
   await shot("catalog");
 
   // Sign up, then a wrong password: the generic message.
@@ -57,10 +58,16 @@ try {
   await page.fill("#password", password);
   await Promise.all([page.waitForNavigation(), page.click("form.stack button[type=submit]")]);
   await shot("signup-done");
+  // Signing in by keyboard alone: Tab to the email field, type, Tab, type, Enter.
   await page.goto(portal + "/login");
-  await page.fill("#email", email);
-  await page.fill("#password", "not-the-password");
-  await Promise.all([page.waitForNavigation(), page.click("form.stack button[type=submit]")]);
+  for (let i = 0; i < 20 && (await page.evaluate(() => document.activeElement.id)) !== "email"; i++) {
+    await page.keyboard.press("Tab");
+  }
+  check((await page.evaluate(() => document.activeElement.id)) === "email", "the email field is reached by Tab");
+  await page.keyboard.type(email);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("not-the-password");
+  await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
   check((await page.textContent("#form-message")).trim() === "The email or password is wrong.", "wrong password: generic message");
   await shot("login-wrong");
 
