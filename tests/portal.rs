@@ -64,6 +64,15 @@ async fn keys_issued_in_the_portal_work_at_the_proxy_until_revoked() {
     assert_eq!(other.get(&format!("/apps/{app}")).await.status, 404);
     let r = other.post(&format!("/apps/{app}/keys"), &[("csrf", &other_csrf)]).await;
     assert_eq!(r.status, 404);
+
+    // Deleting the app deletes its consumer and every key of it.
+    let last = v.key(&csrf, &app).await;
+    assert_eq!(proxy_status(&p, "/pets/1", &last).await, 200);
+    let r = v.post(&format!("/apps/{app}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/apps")));
+    assert_eq!(proxy_status(&p, "/pets/1", &last).await, 401);
+    assert_eq!(proxy_status(&p, "/pets/1", &key).await, 401, "the rotated-out key too");
+    assert_eq!(p.gw.admin_get(&format!("/consumers/app-{app}")).await.status, 404);
 }
 
 #[tokio::test]
