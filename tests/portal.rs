@@ -338,6 +338,17 @@ async fn catalog_lists_filters_and_brands() {
     assert_eq!((r.status, r.header("content-type")), (200, Some("image/svg+xml")));
     assert_eq!(v.get("/assets/../../etc/passwd").await.status, 404);
     assert_eq!(v.get("/apis/nope/v1").await.status, 404);
+    // A reloaded form answer (GET on a POST-only address) gets a page, not an empty 405.
+    let r = v.get("/logout").await;
+    assert_eq!(r.status, 405);
+    assert!(r.text().contains("This address takes a form"), "{}", r.text());
+
+    // [portal] is read at start: a reload says it was not applied.
+    let changed = format!("[portal]\nlisten = \"{}\"\ntitle = \"Renamed\"\n\n{}", p.addr, body(&up, ""));
+    p.gw.rewrite(&changed);
+    let r = p.gw.admin_post("/reload").await.json();
+    let not_applied = r["reload"]["not_applied"].to_string();
+    assert!(not_applied.contains("portal changed"), "{r}");
 }
 
 #[tokio::test]

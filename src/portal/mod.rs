@@ -73,14 +73,15 @@ pub fn router(state: PortalState) -> Router {
         .route("/apis/{name}/{version}/try", post(api_page::try_it))
         .route("/assets/{file}", get(assets::serve))
         .fallback(page::not_found)
+        .method_not_allowed_fallback(page::wrong_method)
         .layer(axum::middleware::from_fn(page::security_headers))
         .with_state(state)
 }
 
 /// The portal listener's Pingora app.
 pub fn app(state: PortalState) -> AxumApp {
-    let limits = Limits { max_body: 256 << 10, ..Limits::default() };
-    AxumApp::new(router(state), limits)
+    // 1 MiB: room for a try-it body of 256 KiB once form-encoded.
+    AxumApp::new(router(state), Limits::default())
 }
 
 /// Build the portal's state for `serve` (the logo was checked when the config was loaded).

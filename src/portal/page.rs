@@ -34,6 +34,8 @@ pub enum PageError {
     /// A form without a valid CSRF token, or from another origin.
     Forbidden,
     TooManyAttempts,
+    /// E.g. a reload of the page a form answered (its address takes only the form's POST).
+    WrongMethod,
     Unavailable,
     BadRequest(String),
 }
@@ -65,6 +67,11 @@ impl IntoResponse for PageError {
                 "Too many attempts",
                 "Too many sign-in attempts. Wait a few minutes and try again.".to_string(),
             ),
+            PageError::WrongMethod => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Nothing to show here",
+                "This address takes a form, not a visit. Go back to the page you came from.".to_string(),
+            ),
             PageError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again later",
@@ -91,6 +98,10 @@ impl IntoResponse for PageError {
 
 pub async fn not_found() -> PageError {
     PageError::NotFound
+}
+
+pub async fn wrong_method() -> PageError {
+    PageError::WrongMethod
 }
 
 /// The open store (just after start, wait a moment for it).
