@@ -251,6 +251,10 @@ async fn approval_plans_wait_for_the_operator() {
     let subs = list["subscriptions"].as_array().unwrap();
     assert_eq!(subs.len(), 1, "{list}");
     assert_eq!((subs[0]["consumer"].as_str(), subs[0]["plan"].as_str()), (Some(consumer.as_str()), Some("gold")));
+    assert_eq!(
+        (subs[0]["app_name"].as_str(), subs[0]["account"].as_str()),
+        (Some("subscriber"), Some("sub@example.com"))
+    );
     let id = subs[0]["id"].as_str().unwrap().to_string();
     let r = p.gw.admin_post(&format!("/subscriptions/{id}/approve")).await;
     assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("approved")));

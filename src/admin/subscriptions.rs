@@ -37,7 +37,16 @@ pub async fn list(State(st): St, Query(f): Query<Filter>) -> Result<Json<Value>,
     }
     let db = store(&st).await?;
     let rows = db.run(move |db| async move { db.list_subscriptions(f.status.as_deref(), 1000).await }).await?;
-    Ok(Json(json!({ "subscriptions": rows.iter().map(sub_json).collect::<Vec<_>>() })))
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|(s, app_name, email)| {
+            let mut v = sub_json(s);
+            v["app_name"] = json!(app_name);
+            v["account"] = json!(email);
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "subscriptions": list })))
 }
 
 async fn decide(st: &AdminState, id: String, status: &'static str) -> Result<Json<Value>, Problem> {

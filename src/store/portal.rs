@@ -235,21 +235,30 @@ impl Store {
         Ok(rows.iter().map(sub_row).collect::<Result<_, _>>()?)
     }
 
-    /// Subscriptions of every app, optionally of one status, oldest first.
-    pub async fn list_subscriptions(&self, status: Option<&str>, limit: i64) -> Result<Vec<Subscription>, StoreError> {
-        let rows = match status {
+    /// Subscriptions of every app, optionally of one status, oldest first, each with its app's
+    /// name and its account's email (what an operator decides by).
+    pub async fn list_subscriptions(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(Subscription, String, String)>, StoreError> {
+        let cols = "s.id, s.app_id, s.api, s.version, s.plan, s.status, s.created_at, s.decided_at, \
+                    p.name AS app_name, a.email";
+        let from = "portal_subscriptions s JOIN portal_apps p ON p.id = s.app_id JOIN portal_accounts a ON a.id = p.account_id";
+        let q = match status {
             Some(st) => {
-                let sql = format!(
-                    "SELECT {SUB_COLS} FROM portal_subscriptions WHERE status = $1 ORDER BY created_at, id LIMIT $2"
-                );
-                sqlx::query(&sql).bind(st).bind(limit).fetch_all(&self.pool).await?
+                let sql = format!("SELECT {cols} FROM {from} WHERE s.status = $1 ORDER BY s.created_at, s.id LIMIT $2");
+                sqlx::query(&sql).bind(st.to_string()).bind(limit).fetch_all(&self.pool).await?
             }
             None => {
-                let sql = format!("SELECT {SUB_COLS} FROM portal_subscriptions ORDER BY created_at, id LIMIT $1");
+                let sql = format!("SELECT {cols} FROM {from} ORDER BY s.created_at, s.id LIMIT $1");
                 sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?
             }
         };
-        Ok(rows.iter().map(sub_row).collect::<Result<_, _>>()?)
+        q.iter()
+            .map(|r| Ok((sub_row(r)?, r.try_get("app_name")?, r.try_get("email")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     /// An operator's decision on a pending subscription: `approved` also sets the app consumer's
