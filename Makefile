@@ -21,7 +21,7 @@ build: deps
 run: build
 	@target/release/gatehouse demo-upstream --listen 127.0.0.1:9000 & \
 	  up=$$!; trap "kill $$up 2>/dev/null" EXIT INT TERM; \
-	  echo "demo upstream on 127.0.0.1:9000, gateway on 127.0.0.1:8080, admin on 127.0.0.1:9080"; \
+	  echo "demo upstream on 127.0.0.1:9000, gateway on 127.0.0.1:8080, admin on 127.0.0.1:9080, portal on http://127.0.0.1:8081"; \
 	  echo "try: curl -i localhost:8080/demo/hello   or   curl -i localhost:8080/petstore/pets"; \
 	  target/release/gatehouse serve -c $(CONFIG)
 

@@ -13,10 +13,8 @@ pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod openapi;
-pub mod portal {
-    pub mod docs;
-} // the portal branch owns `src/portal/mod.rs`; merge to its `mod docs;`
 pub mod plugins;
+pub mod portal;
 pub mod proxy;
 pub mod reload;
 pub mod runtime;

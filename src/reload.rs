@@ -65,6 +65,11 @@ impl Reloader {
         self.serving.lock().unwrap_or_else(|e| e.into_inner()).config.plans.iter().any(|p| p.name == name)
     }
 
+    /// The serving config's `[[plan]]`s (the portal offers them to subscriptions).
+    pub fn plans(&self) -> Vec<crate::config::PlanConfig> {
+        self.serving.lock().unwrap_or_else(|e| e.into_inner()).config.plans.clone()
+    }
+
     pub fn status(&self) -> ReloadStatus {
         self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -152,6 +157,7 @@ impl Reloader {
         for (table, changed) in [
             ("store", old.config.store != new.config.store),
             ("analytics", old.config.analytics != new.config.analytics),
+            ("portal", old.config.portal != new.config.portal),
         ] {
             if changed {
                 out.push(format!("{table} changed: it takes effect on restart or binary upgrade"));

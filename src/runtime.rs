@@ -112,6 +112,8 @@ pub struct Runtime {
     pub auth: Arc<crate::plugins::auth::AuthShared>,
     /// Where limit counts live (`[limits] backend`).
     pub limits: Arc<crate::limits::Backend>,
+    /// The `[[plan]]`s as built (the portal reads an app's remaining quota from their cells).
+    pub plans: Arc<crate::limits::Plans>,
     pub loaded_at: SystemTime,
     pub source: std::path::PathBuf,
     /// `[cache]`, applied to the shared store by the requests that use it.
@@ -200,6 +202,9 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         }
     }
     let tls = crate::tls::load(loaded, &mut errors);
+    if let Some(Err(e)) = cfg.portal.as_ref().map(|p| crate::config::portal::read_logo(loaded, p)) {
+        errors.push(e);
+    }
     let auth = Arc::new(AuthShared::build(loaded, &shared.jwks, &shared.store, &mut errors));
     let plans = Arc::new(crate::limits::Plans::build(loaded));
     let backend = Arc::new(limits_backend(cfg, shared, &mut errors));
@@ -400,6 +405,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
     shared.cache.register_metrics(&shared.metrics.registry);
     let s = &cfg.server;
     Ok(Runtime {
+        plans,
         router,
         apis,
         clusters: cluster_list,

@@ -115,6 +115,16 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     let phases = std::sync::Mutex::new(Some(server.watch_execution_phase()));
     server.add_service(background_service("drain", DrainService { shared: shared.clone(), log_pending, phases }));
 
+    if let Some(portal) = &loaded.config.portal {
+        let state = crate::portal::state(&loaded, portal, handle.clone(), shared.clone(), reloader.clone())
+            .map_err(|e| StartError::Io(format!("{}: {}", e.path, e.message), std::io::Error::other("portal setup")))?;
+        // Like the proxy's: a connection accepted just before a stop keeps its first request,
+        // and the drain waits for portal connections too.
+        let gate = FirstRequestGate::new(crate::portal::app(state), shared.open_connections.clone());
+        let mut svc = Service::new("gatehouse portal".to_string(), gate);
+        svc.add_tcp(&portal.listen);
+        server.add_service(svc);
+    }
     if let Some(admin) = &loaded.config.admin {
         let token = admin.token.clone().or_else(|| admin.token_env.as_ref().and_then(|v| std::env::var(v).ok()));
         let state = crate::admin::AdminState::new(handle.clone(), shared.clone(), reloader, token.as_deref());

@@ -298,3 +298,37 @@ async fn sigterm_finishes_requests_in_flight_then_exits() {
     d.wait_exit(pid, 5).await;
     assert!(d.log_text().contains("every request finished"), "{}", d.log_text());
 }
+
+/// The portal's listener is handed over like the proxy's: it answers throughout an upgrade,
+/// and a session made before it still works after it (sessions live in the store).
+#[tokio::test]
+async fn the_portal_listener_survives_an_upgrade() {
+    let up = Upstream::start("up").await;
+    let portal: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let d = Daemon::start(&format!("[portal]\nlisten = \"{portal}\"\n\n{}", simple_config(&[&up], "", ""))).await;
+    eventually(20, "portal listening", || async { tokio::net::TcpStream::connect(portal).await.is_ok() }).await;
+    let mut dev = common::portal::Visitor::new(portal);
+    dev.account("upgrade@example.com").await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (answers, failures) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let poller = {
+        let (stop, answers, failures) = (stop.clone(), answers.clone(), failures.clone());
+        tokio::spawn(async move {
+            while !stop.load(SeqCst) {
+                let r = client::send_raw(portal, b"GET / HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n").await;
+                match r {
+                    Some(r) if r.status == 200 => answers.fetch_add(1, SeqCst),
+                    _ => failures.fetch_add(1, SeqCst),
+                };
+            }
+        })
+    };
+    let (old, _) = d.upgrade().await.expect("upgrade");
+    d.wait_exit(old, 30).await;
+    stop.store(true, SeqCst);
+    poller.await.unwrap();
+    assert_eq!(failures.load(SeqCst), 0, "portal requests failed during the upgrade");
+    assert!(answers.load(SeqCst) > 0);
+    assert!(dev.get("/apps").await.text().contains("upgrade@example.com"), "the session survived");
+}

@@ -11,6 +11,7 @@ mod cache;
 mod consumers;
 mod handlers;
 pub mod problem;
+mod subscriptions;
 
 pub use adaptor::{AxumApp, ClientAddr, Limits};
 pub use problem::{Problem, RequestId};
@@ -90,6 +91,9 @@ pub fn routes() -> Routes {
         .add(Method::GET, "/analytics", analytics::analytics)
         .add(Method::GET, "/analytics/top", analytics::top)
         .add(Method::GET, "/apis/{name}/{version}/deprecated-usage", analytics::deprecated_usage)
+        .add(Method::GET, "/subscriptions", subscriptions::list)
+        .add(Method::POST, "/subscriptions/{id}/approve", subscriptions::approve)
+        .add(Method::POST, "/subscriptions/{id}/reject", subscriptions::reject)
 }
 
 /// The whole admin router: routes, 404 fallback, token check, problem rendering (outermost).

@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod model;
 mod parse;
+pub mod portal;
 pub mod store;
 pub mod units;
 mod validate;

@@ -20,6 +20,8 @@ use std::time::Duration;
 pub struct Config {
     pub server: ServerConfig,
     pub admin: Option<AdminConfig>,
+    /// `[portal]`: absent = no portal listener.
+    pub portal: Option<super::portal::PortalConfig>,
     pub clusters: Vec<ClusterConfig>,
     pub apis: Vec<ApiConfig>,
     pub consumers: Vec<ConsumerConfig>,

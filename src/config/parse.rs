@@ -15,8 +15,20 @@ pub struct SeenNames {
     pub clusters: BTreeSet<String>,
 }
 
-const TOP_LEVEL: &[&str] =
-    &["server", "admin", "cluster", "api", "consumer", "jwt_issuer", "plan", "limits", "cache", "store", "analytics"];
+const TOP_LEVEL: &[&str] = &[
+    "server",
+    "admin",
+    "portal",
+    "cluster",
+    "api",
+    "consumer",
+    "jwt_issuer",
+    "plan",
+    "limits",
+    "cache",
+    "store",
+    "analytics",
+];
 
 pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>), ConfigError> {
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
@@ -34,6 +46,7 @@ pub fn parse_document(text: &str) -> Result<(Config, SeenNames, Vec<ConfigError>
                 }
             }
             "admin" => cfg.admin = lenient::<AdminConfig>("admin", value, &mut errors),
+            "portal" => cfg.portal = lenient("portal", value, &mut errors),
             "cluster" => {
                 for (i, v) in elements("cluster", value, &mut errors) {
                     if let Some(name) = v.get("name").and_then(|n| n.as_str()) {

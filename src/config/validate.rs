@@ -16,6 +16,9 @@ pub fn validate(cfg: &Config, seen: &SeenNames, errors: &mut Vec<ConfigError>) {
     if let Some(admin) = &cfg.admin {
         admin_cfg(admin, &mut err);
     }
+    if let Some(portal) = &cfg.portal {
+        super::portal::validate(portal, &mut err);
+    }
     super::auth::validate(cfg, &mut err);
     super::limits::validate(cfg, &mut err);
     super::lifecycle::validate(cfg, &mut err);

@@ -151,6 +151,14 @@ impl QuotaRule {
         }
     }
 
+    /// Requests left in the window of `unix`, without taking one.
+    pub fn remaining(&self, cell: &AtomicU64, unix: u64) -> u64 {
+        let idx = window(self.window, unix).0 & 0xffff_ffff;
+        let cur = cell.load(Ordering::Acquire);
+        let used = if cur >> 32 == idx { cur & 0xffff_ffff } else { 0 };
+        self.n.saturating_sub(used)
+    }
+
     /// Give back a request counted by `take` at `unix` (if its window is still the current one).
     pub fn undo(&self, cell: &AtomicU64, unix: u64) {
         let idx = window(self.window, unix).0 & 0xffff_ffff;

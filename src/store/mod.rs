@@ -10,6 +10,7 @@ pub mod analytics;
 pub mod consumers;
 pub mod keys;
 pub mod live;
+pub mod portal;
 pub mod purges;
 pub mod sync;
 
@@ -83,12 +84,14 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (1, "consumers keys", include_str!("migrations/sqlite/0001_consumers_keys.sql")),
     (2, "analytics", include_str!("migrations/sqlite/0002_analytics.sql")),
     (3, "analytics hours", include_str!("migrations/sqlite/0003_analytics_hours.sql")),
+    (4, "portal", include_str!("migrations/sqlite/0004_portal.sql")),
     (5, "cache purges", include_str!("migrations/sqlite/0005_cache_purges.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "consumers keys", include_str!("migrations/postgres/0001_consumers_keys.sql")),
     (2, "analytics", include_str!("migrations/postgres/0002_analytics.sql")),
     (3, "analytics hours", include_str!("migrations/postgres/0003_analytics_hours.sql")),
+    (4, "portal", include_str!("migrations/postgres/0004_portal.sql")),
     (5, "cache purges", include_str!("migrations/postgres/0005_cache_purges.sql")),
 ];
 

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod client;
 pub mod load;
+pub mod portal;
 pub mod postgres;
 pub mod recorder;
 pub mod redis;
