@@ -2,15 +2,14 @@
 //! `/apis/{name}/{version}/try`, which relays a developer's request through the gateway's own
 //! proxy listener (no cross-origin calls from the browser).
 //!
-//! The docs themselves (operations, schemas, samples, the try-it form) come from
-//! `portal::docs::render` once the docs module is merged; until then `placeholder_docs` lists
-//! the operations and offers a plain try-it form with the same ids (`#try-form`, `#try-status`).
+//! The docs themselves (operations, schemas, code samples, the try-it forms) are
+//! `portal::docs::render`'s; this file adds the page around them and the relay's checks.
 
-use super::catalog::{auth_methods, badge, description, title};
+use super::catalog::{auth_methods, badge, title};
+use super::docs::{self, parse_try_form, relay, DocsInput, TryResponse};
 use super::form::Form;
 use super::layout::Nav;
 use super::page::{render, PageError};
-use super::try_it::{parse_try_form, relay, TryResponse};
 use super::{session, PortalState};
 use crate::runtime::Api;
 use axum::body::Bytes;
@@ -24,9 +23,6 @@ use std::sync::Arc;
 
 type St = State<Arc<PortalState>>;
 
-/// The placeholder the docs' code samples carry; the page script swaps in a key just issued.
-pub const KEY_PLACEHOLDER: &str = "YOUR_API_KEY";
-
 fn find(st: &PortalState, name: &str, version: &str) -> Result<Arc<Api>, PageError> {
     st.runtime.load().apis.iter().find(|a| a.name == name && a.version == version).cloned().ok_or(PageError::NotFound)
 }
@@ -34,64 +30,6 @@ fn find(st: &PortalState, name: &str, version: &str) -> Result<Arc<Api>, PageErr
 /// The `Host` try-it requests carry: the API's first exact host, else the proxy's address.
 fn host_for(st: &PortalState, api: &Api) -> String {
     api.hosts.iter().find(|h| !h.starts_with('*')).cloned().unwrap_or_else(|| st.proxy.to_string())
-}
-
-fn placeholder_docs(api: &Api, try_path: &str, csrf: &str, signed_in: bool) -> Markup {
-    let ops: Vec<(String, String, String)> = api
-        .spec
-        .as_ref()
-        .and_then(|s| s.get("paths"))
-        .and_then(|p| p.as_object())
-        .map(|paths| {
-            let mut out = Vec::new();
-            for (path, item) in paths {
-                for (m, op) in item.as_object().into_iter().flatten() {
-                    if ["get", "put", "post", "delete", "patch", "head", "options"].contains(&m.as_str()) {
-                        let summary = op.get("summary").and_then(|s| s.as_str()).unwrap_or_default();
-                        out.push((
-                            m.to_uppercase(),
-                            crate::runtime::join_path(&api.base_path, path),
-                            summary.to_string(),
-                        ));
-                    }
-                }
-            }
-            out
-        })
-        .unwrap_or_default();
-    let first = ops.iter().find(|o| o.0 == "GET").map(|o| o.1.clone()).unwrap_or_else(|| api.base_path.clone());
-    let key_line = if api.config.auth.contains(&crate::config::AuthMethod::ApiKey) {
-        format!("{}: {KEY_PLACEHOLDER}", api.config.key_header)
-    } else {
-        String::new()
-    };
-    html! {
-        section class="operations" aria-label="Operations" {
-            h2 { "Operations" }
-            @if ops.is_empty() { p { "Every path under " code { (api.base_path) } "." } }
-            ul { @for (m, p, s) in &ops { li { code { (m) " " (p) } @if !s.is_empty() { " — " (s) } } } }
-        }
-        section class="try" aria-label="Try it" {
-            h2 { "Try it" }
-            @if !signed_in { p { a href="/login" { "Sign in" } " to send requests through the gateway." } }
-            @else {
-                form id="try-form" method="post" action=(try_path) class="stack" {
-                    input type="hidden" name="csrf" value=(csrf);
-                    label for="try-method" { "Method" }
-                    select id="try-method" name="method" { @for m in ["GET", "POST", "PUT", "PATCH", "DELETE"] { option { (m) } } }
-                    label for="try-path" { "Path" }
-                    input id="try-path" name="path" value=(first) required;
-                    label for="try-query" { "Query" }
-                    input id="try-query" name="query" placeholder="name=value&other=value";
-                    label for="try-headers" { "Headers (one per line)" }
-                    textarea id="try-headers" name="headers" rows="3" { (key_line) }
-                    label for="try-body" { "Body" }
-                    textarea id="try-body" name="body" rows="4" {}
-                    button type="submit" { "Send" }
-                }
-            }
-        }
-    }
 }
 
 pub async fn page(
@@ -103,15 +41,21 @@ pub async fn page(
     let user = session::current(&st, &headers).await?;
     let try_path = format!("/apis/{name}/{version}/try");
     let csrf = user.as_ref().map(|u| u.csrf.clone()).unwrap_or_default();
-    let docs = placeholder_docs(&api, &try_path, &csrf, user.is_some());
+    let docs = docs::render(&DocsInput {
+        api: &api,
+        spec: api.spec.as_deref(),
+        gateway_url: &st.gateway_url,
+        try_path: &try_path,
+        csrf_token: &csrf,
+        signed_in: user.is_some(),
+    });
     let t = title(&api);
-    let d = description(&api);
+    // The docs carry the title, version, base URL, description and auth; the page adds the
+    // catalog's status badge and a way to sign in for try-it.
     let body = html! {
-        h1 { (t) " " span class="version" { (api.version) } }
         p { (badge(&api)) " " span class="auth" { "Auth: " (auth_methods(&api)) } }
-        p { "Base URL: " code id="base-url" { (st.gateway_url) (api.base_path) } }
-        @if !d.is_empty() { p class="description" { (d) } }
-        div class="docs" { (docs) }
+        @if user.is_none() { p { a href="/login" { "Sign in" } " to send requests through the gateway with your own key." } }
+        (maud::PreEscaped(docs))
     };
     let nav = Nav { user: user.map(|u| (u.email, u.csrf)), current: "apis" };
     Ok(render(&st, &nav, &t, body))
@@ -174,8 +118,6 @@ fn result_page(api: &Api, r: &TryResponse) -> Markup {
     html! {
         p { a href={ "/apis/" (api.name) "/" (api.version) } { "← Back to " (title(api)) } }
         h1 { "Response" }
-        p { "Status " strong id="try-status" { (r.status) } " in " (r.elapsed_ms) " ms" }
-        table id="try-headers-out" { tbody { @for (n, v) in &r.headers { tr { th scope="row" { (n) } td { (v) } } } } }
-        pre id="try-body-out" { code { (r.body) } }
+        (maud::PreEscaped(docs::render_try_result(r)))
     }
 }

@@ -9,9 +9,7 @@ use std::sync::Arc;
 
 const PORTAL_CSS: &str = include_str!("../../portal/portal.css");
 const PORTAL_JS: &str = include_str!("../../portal/portal.js");
-/// The docs pages' assets (`src/portal/docs`); empty until that module is merged.
-const DOCS_CSS: &str = "";
-const DOCS_JS: &str = "";
+use super::docs::{DOCS_CSS, DOCS_JS};
 
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";

@@ -17,7 +17,6 @@ mod form;
 mod layout;
 mod page;
 mod session;
-mod try_it;
 mod usage;
 
 use crate::admin::{AxumApp, Limits};
