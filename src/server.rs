@@ -128,7 +128,9 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     if let Some(admin) = &loaded.config.admin {
         let token = admin.token.clone().or_else(|| admin.token_env.as_ref().and_then(|v| std::env::var(v).ok()));
         let state = crate::admin::AdminState::new(handle.clone(), shared.clone(), reloader, token.as_deref());
-        let mut svc = Service::new("gatehouse admin".to_string(), crate::admin::app(state));
+        // As the portal's: no admin request is dropped by a binary upgrade.
+        let gate = FirstRequestGate::new(crate::admin::app(state), shared.open_connections.clone());
+        let mut svc = Service::new("gatehouse admin".to_string(), gate);
         svc.add_tcp(&admin.listen);
         server.add_service(svc);
     }

@@ -243,10 +243,11 @@ async fn concurrency_slots_are_released_however_a_request_ends(redis: bool) {
     let gw = Gateway::start(&(consumers_config(&up, "concurrency = 1") + &counts.toml)).await;
     counts.ready(&gw).await;
     let addr = gw.addr;
+    // Counted before the slow request starts: it may reach the upstream before this task runs.
+    let before = up.requests();
     let slow = tokio::spawn(async move {
         common::request(addr, "GET", "/slow", &[("x-api-key", "alice-key"), ("x-echo-delay-ms", "800")], b"").await
     });
-    let before = up.requests();
     common::eventually(15, "the slow request reached the upstream", || async { up.requests() > before }).await;
     let busy = gw.send("GET", "/x", &[("x-api-key", "alice-key")], b"").await;
     assert_eq!(busy.status, 429);
