@@ -114,7 +114,7 @@ async fn key_lifecycle_on_sqlite() {
     let g = start(&up, "").await;
     let s = status(&g).await;
     assert_eq!(s["store"]["backend"], "sqlite");
-    assert_eq!(s["store"]["schema_version"], 4);
+    assert_eq!(s["store"]["schema_version"], 5);
     assert!(g.dir.path().join("gatehouse.db").exists(), "default store under data_dir");
     lifecycle(&g).await;
 }
@@ -126,7 +126,7 @@ async fn key_lifecycle_on_postgres() {
     let g = start(&up, &format!("url = \"{}\"", pg.url)).await;
     let s = status(&g).await;
     assert_eq!(s["store"]["backend"], "postgres");
-    assert_eq!(s["store"]["schema_version"], 4);
+    assert_eq!(s["store"]["schema_version"], 5);
     lifecycle(&g).await;
 }
 
