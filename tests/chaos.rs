@@ -6,6 +6,7 @@ mod common;
 
 use common::load::{Load, Tally};
 use common::postgres::Postgres;
+use common::redis::RedisServer;
 use common::{eventually, Gateway, Upstream};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -122,4 +123,119 @@ async fn a_store_outage_under_load_loses_nothing_acknowledged() {
         n == want
     })
     .await;
+}
+
+/// Redis killed under load and started again: with `on_backend_error = "allow"` every request
+/// still gets 200 (unlimited while Redis is down); with `deny` they get 503 problem+json with
+/// `Retry-After`; either way the limiter is back by itself once Redis is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_dies_under_load() {
+    for (policy, during) in [("allow", 200u16), ("deny", 503)] {
+        let Some(mut redis) = RedisServer::start().await else { return };
+        let up = Upstream::start("u").await;
+        let body = format!(
+            "[[cluster]]\nname = \"c\"\nupstreams = [\"{}\"]\n\n\
+             [[api]]\nname = \"limited\"\nbase_path = \"/\"\ncluster = \"c\"\nlimits = [{{ rate = \"100000/s\", key = \"ip\" }}]\n\n\
+             [limits]\nbackend = \"redis\"\nredis_url = \"{}\"\ntimeout = \"100ms\"\non_backend_error = \"{policy}\"\n",
+            up.addr, redis.url
+        );
+        let g = Gateway::start(&body).await;
+        let redis_state =
+            || async { g.admin_get("/status").await.json()["limits"]["redis"].as_str().unwrap_or("").to_string() };
+        eventually(10, "redis up", || async { redis_state().await == "up" }).await;
+        let load = Load::start(g.addr, &["/a"], 4);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        redis.kill();
+        eventually(10, "redis down in /status", || async { redis_state().await != "up" }).await;
+        let seen = load.tally().count(during);
+        eventually(10, "answers under the policy", || async { load.tally().count(during) > seen + 20 }).await;
+        redis.restart().await;
+        eventually(10, "redis up again", || async { redis_state().await == "up" }).await;
+        let ok = load.tally().count(200);
+        eventually(10, "limited answers again", || async { load.tally().count(200) > ok + 20 }).await;
+        let t = load.stop().await;
+        println!("redis {policy}: {t:?}");
+        let allowed: &[u16] = if policy == "allow" { &[200] } else { &[200, 503] };
+        assert!(only(&t, allowed), "{policy}: {t:?}");
+        // After recovery the decision is Redis's again: its headers are back.
+        let r = g.get("/b").await;
+        assert_eq!(r.status, 200);
+        assert!(r.header("ratelimit-policy").is_some(), "{:?}", r.headers);
+    }
+}
+
+/// Bind-mounts a directory onto another and can make the mount read-only (root only).
+struct Mount {
+    at: std::path::PathBuf,
+}
+
+impl Mount {
+    fn bind(from: &std::path::Path, at: &std::path::Path) -> Option<Mount> {
+        let ok =
+            std::process::Command::new("mount").arg("--bind").arg(from).arg(at).status().is_ok_and(|s| s.success());
+        ok.then(|| Mount { at: at.to_path_buf() })
+    }
+    fn read_only(&self, ro: bool) {
+        let opts = if ro { "remount,ro,bind" } else { "remount,rw,bind" };
+        let s = std::process::Command::new("mount").args(["-o", opts]).arg(&self.at).status().unwrap();
+        assert!(s.success(), "mount -o {opts}");
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.at).status();
+    }
+}
+
+/// The disk under the SQLite store is read-only, under load: the gateway starts and serves
+/// the keys of its config file, admin writes fail with problem+json instead of hanging,
+/// analytics rows wait in memory; once the disk is writable the store opens by itself, writes
+/// work and every request is counted. (A disk cannot turn read-only under an open SQLite
+/// writer here: the kernel refuses the remount while a file is open for writing.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_disk_under_the_sqlite_store() {
+    let (real, at) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let Some(mount) = Mount::bind(real.path(), at.path()) else {
+        assert!(std::env::var_os("CI").is_none(), "bind mounts need root; CI runs as root");
+        eprintln!("skipped: cannot bind-mount (not root?)");
+        return;
+    };
+    mount.read_only(true);
+    let up = Upstream::start("u").await;
+    let key = "filed-key-0123456789";
+    let body = format!(
+        "[[cluster]]\nname = \"c\"\nupstreams = [\"{}\"]\n\n\
+         [[api]]\nname = \"keyed\"\nbase_path = \"/\"\ncluster = \"c\"\nauth = [\"api_key\"]\n\n\
+         [[consumer]]\nname = \"filed\"\napi_keys = [\"sha256:{}\"]\n\n\
+         [store]\nurl = \"sqlite://{}/store.db\"\nresync_interval = \"1s\"\n\n[analytics]\nflush_interval = \"200ms\"\n",
+        up.addr,
+        gatehouse::store::keys::hex(&gatehouse::plugins::auth::sha256(key.as_bytes())),
+        at.path().display()
+    );
+    let g = Gateway::start(&body).await;
+    let state = || async { g.admin_get("/status").await.json()["store"]["state"].as_str().unwrap_or("").to_string() };
+    let load = Load::start_with(g.addr, &["/a"], &[("X-API-Key", key)], 4);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_ne!(state().await, "ok", "a store on a read-only disk is not ok");
+    let r = g.admin_send("POST", "/consumers", &[], br#"{"name":"later"}"#).await;
+    assert!(r.status >= 500, "a write without a store fails: {} {}", r.status, r.text());
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+
+    mount.read_only(false);
+    eventually(20, "the store opens by itself", || async { state().await == "ok" }).await;
+    assert_eq!(g.admin_send("POST", "/consumers", &[], br#"{"name":"later"}"#).await.status, 201);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = load.stop().await;
+    println!("{t:?}");
+    assert!(only(&t, &[200]) && t.total() > 50, "{t:?}");
+    let want = t.total();
+    eventually(20, "analytics count every request", || async {
+        let doc = g.admin_get("/analytics?api=keyed&bucket=minute").await.json();
+        let n: u64 = doc["buckets"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
+        n == want
+    })
+    .await;
+    drop(g);
+    drop(mount);
 }
