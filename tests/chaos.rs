@@ -24,6 +24,16 @@ async fn black_hole() -> std::net::SocketAddr {
     addr
 }
 
+/// Wait until `/analytics` counts `want` requests for the `keyed` API.
+async fn analytics_count(g: &Gateway, want: u64) {
+    eventually(20, "analytics count every request", || async {
+        let doc = g.admin_get("/analytics?api=keyed&bucket=minute").await.json();
+        let n: u64 = doc["buckets"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
+        n == want
+    })
+    .await;
+}
+
 fn only(t: &Tally, allowed: &[u16]) -> bool {
     t.unanswered == 0 && t.statuses.keys().all(|s| allowed.contains(s))
 }
@@ -117,12 +127,7 @@ async fn a_store_outage_under_load_loses_nothing_acknowledged() {
     assert_eq!(r.json()["keys"].as_array().map(Vec::len), Some(1), "{}", r.text());
     // Every answered request is counted once the rows reach the store.
     let want = t.total();
-    eventually(20, "analytics count every request", || async {
-        let doc = g.admin_get("/analytics?api=keyed&bucket=minute").await.json();
-        let n: u64 = doc["buckets"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
-        n == want
-    })
-    .await;
+    analytics_count(&g, want).await;
 }
 
 /// Redis killed under load and started again: with `on_backend_error = "allow"` every request
@@ -230,12 +235,7 @@ async fn a_read_only_disk_under_the_sqlite_store() {
     println!("{t:?}");
     assert!(only(&t, &[200]) && t.total() > 50, "{t:?}");
     let want = t.total();
-    eventually(20, "analytics count every request", || async {
-        let doc = g.admin_get("/analytics?api=keyed&bucket=minute").await.json();
-        let n: u64 = doc["buckets"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
-        n == want
-    })
-    .await;
+    analytics_count(&g, want).await;
     drop(g);
     drop(mount);
 }
