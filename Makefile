@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CONFIG ?= conf/gatehouse.toml
 
-.PHONY: deps build run test lint bench bench-router check-config certs install uninstall soak framing chaos
+.PHONY: deps build run test lint bench bench-router check-config certs install uninstall soak framing chaos multinode
 
 # Build prerequisites from Debian's packages (cmake for libz-ng-sys; OpenSSL headers).
 deps:
@@ -41,6 +41,10 @@ soak:
 # Dependencies failing under load: upstreams killed and hanging, PostgreSQL killed (docs/hardening.md).
 chaos:
 	$(CARGO) test --test chaos -- --nocapture
+
+# Three gateway processes on one PostgreSQL and one Redis acting as one system.
+multinode:
+	$(CARGO) test --test multi_node -- --nocapture
 
 # The HTTP/1.1 framing and hygiene matrix, one line per case (docs/hardening.md).
 framing:
