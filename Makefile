@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CONFIG ?= conf/gatehouse.toml
 
-.PHONY: deps build run test lint bench bench-router check-config certs install uninstall soak framing chaos multinode
+.PHONY: deps build run test lint bench bench-router check-config certs install uninstall soak framing chaos multinode fuzz
 
 # Build prerequisites from Debian's packages (cmake for libz-ng-sys; OpenSSL headers).
 deps:
@@ -27,7 +27,10 @@ run: build
 
 lint: deps
 	$(CARGO) fmt --all -- --check
+	cd fuzz && $(CARGO) fmt -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	@command -v cargo-deny >/dev/null || { echo "cargo-deny is missing: cargo install cargo-deny --locked"; exit 1; }
+	$(CARGO) deny check --hide-inclusion-graph bans licenses sources
 
 test: lint
 	$(CARGO) test --lib --bins --tests --benches
@@ -45,6 +48,20 @@ chaos:
 # Three gateway processes on one PostgreSQL and one Redis acting as one system.
 multinode:
 	$(CARGO) test --test multi_node -- --nocapture
+# cargo fuzz (libFuzzer): every target for FUZZ_SECS seconds from its committed seed corpus
+# fuzz/corpus/<target> (what it finds goes to fuzz/target/corpus/<target>); a crash stops here
+# with the input in fuzz/artifacts/<target>/. RUSTC_BOOTSTRAP: the stable toolchain suffices.
+FUZZ_SECS ?= 60
+FUZZ_TARGETS ?= config route auth openapi validate ratelimit cache
+FUZZ_FLAGS ?=
+fuzz:
+	@command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is missing: cargo install cargo-fuzz --locked"; exit 1; }
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build $(FUZZ_FLAGS)
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t: $(FUZZ_SECS) s"; mkdir -p fuzz/target/corpus/$$t; \
+	  (cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_FLAGS) $$t target/corpus/$$t corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1) || exit 1; \
+	done
 
 # The HTTP/1.1 framing and hygiene matrix, one line per case (docs/hardening.md).
 framing:

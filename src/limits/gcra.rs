@@ -89,13 +89,14 @@ impl Gcra {
 /// A calendar window in UTC: its index and its end, for a time in unix seconds.
 pub fn window(w: crate::config::QuotaWindow, unix: u64) -> (u64, u64) {
     use crate::config::QuotaWindow::*;
+    // Saturating: a clock at the end of u64 time (found by fuzzing) must not overflow.
     match w {
-        Hour => (unix / 3600, (unix / 3600 + 1) * 3600),
-        Day => (unix / 86400, (unix / 86400 + 1) * 86400),
+        Hour => (unix / 3600, (unix / 3600 + 1).saturating_mul(3600)),
+        Day => (unix / 86400, (unix / 86400 + 1).saturating_mul(86400)),
         Month => {
             let (y, m) = year_month(unix / 86400);
             let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-            (y * 12 + m - 1, days_from_civil(ny, nm) * 86400)
+            (y * 12 + m - 1, days_from_civil(ny, nm).saturating_mul(86400))
         }
     }
 }
@@ -175,8 +176,8 @@ impl QuotaRule {
             Day => 86400,
             Month => {
                 let (_, end) = window(self.window, unix);
-                let start = days_from_civil_of(unix) * 86400;
-                end - start
+                let start = days_from_civil_of(unix).saturating_mul(86400);
+                end.saturating_sub(start).max(1)
             }
         }
     }
@@ -267,6 +268,26 @@ mod tests {
         assert!(d.take(&c, 86399).allowed);
         assert!(!d.take(&c, 86399).allowed);
         assert!(d.take(&c, 86400).allowed);
+    }
+
+    /// Found by `make fuzz` (target `ratelimit`): a monthly quota at a wall clock near
+    /// `u64::MAX` seconds overflowed computing its window's end.
+    #[test]
+    fn clocks_at_the_end_of_time_do_not_overflow() {
+        for window in [QuotaWindow::Hour, QuotaWindow::Day, QuotaWindow::Month] {
+            let q = QuotaRule { n: u32::MAX as u64, window };
+            for unix in [u64::MAX, u64::MAX - 1, u64::MAX - 86_400 * 31, u64::MAX / 86_400 * 86_400] {
+                let cell = AtomicU64::new(u64::MAX);
+                let d = q.take(&cell, unix);
+                assert!(d.allowed && d.reset >= 1, "{window:?} at {unix}: {d:?}");
+                q.undo(&cell, unix);
+                assert!(q.window_secs(unix) >= 1);
+            }
+        }
+        let g = Gcra::new(1, Duration::from_secs(86_400), 1_000_000_000);
+        let cell = AtomicU64::new(u64::MAX);
+        assert!(g.take(&cell, u64::MAX - 1).remaining < 1_000_000_000);
+        assert!(g.window_secs() >= 1);
     }
 
     #[test]

@@ -107,6 +107,11 @@ impl Clock {
         Clock { now, unix: std::cell::Cell::new(None) }
     }
 
+    /// A clock whose wall time is given too (tests and fuzzing step it instead of waiting).
+    pub fn at(now: u64, unix: u64) -> Clock {
+        Clock { now, unix: std::cell::Cell::new(Some(unix)) }
+    }
+
     pub fn unix(&self) -> u64 {
         *self.unix.get().get_or_insert_with(|| {
             let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);

@@ -6,14 +6,14 @@
 
 use super::{Flow, Phases, Plugin};
 use crate::openapi::params::ParamIn;
-use crate::openapi::validate::{check_param, find_media, Accepts, Compiler, Responses, Violation};
+use crate::openapi::validate::{check_param, find_media, Accepts, Compiler, Responses, Schema, Violation};
 use crate::openapi::{Operation, SpecError};
 use crate::plugins::json_body::is_json;
 use crate::proxy::ctx::RequestCtx;
 use crate::proxy::respond::Problem;
 use async_trait::async_trait;
 use bytes::Bytes;
-use pingora_http::ResponseHeader;
+use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::Session;
 use prometheus::IntCounter;
 use std::sync::Arc;
@@ -78,9 +78,23 @@ impl Validate {
         self.ops.iter().find(|o| o.method == m || (m == "HEAD" && o.method == "GET"))
     }
 
+    /// `request` on a request whose body is already in hand, without a session: the refusal,
+    /// or `None` when it passes (the fuzz target's entry point).
+    #[doc(hidden)]
+    pub fn check_whole(&self, req: &RequestHeader, body: &[u8]) -> Option<Problem> {
+        let accepts = self.op(&req.method)?.accepts.as_ref()?;
+        let mut out = Vec::new();
+        self.params(req, accepts, &mut out);
+        match body_schema(accepts, &req.headers, &mut out) {
+            Err(p) => return Some(p),
+            Ok(Some(schema)) => check_json(body, schema, &mut out),
+            Ok(None) => {}
+        }
+        (!out.is_empty()).then(|| refusal(out))
+    }
+
     /// Parameter violations (every one) of this request.
-    fn params(&self, session: &Session, accepts: &Accepts, out: &mut Vec<Violation>) {
-        let req = session.req_header();
+    fn params(&self, req: &RequestHeader, accepts: &Accepts, out: &mut Vec<Violation>) {
         let path: Vec<&str> = req.uri.path().split('/').collect();
         let query: Vec<(String, String)> = form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
             .map(|(k, v)| (k.into(), v.into()))
@@ -128,13 +142,27 @@ async fn body(
     accepts: &Accepts,
     out: &mut Vec<Violation>,
 ) -> Result<(), Problem> {
-    let Some(b) = &accepts.body else { return Ok(()) };
-    let headers = &session.req_header().headers;
+    let Some(schema) = body_schema(accepts, &session.req_header().headers, out)? else { return Ok(()) };
+    let limit = ctx.rt.settings.json_limit;
+    let bytes = crate::proxy::body::read_whole(session, limit).await?;
+    ctx.request_body = Some(bytes.clone());
+    check_json(&bytes, schema, out);
+    Ok(())
+}
+
+/// What the body needs from its headers alone: `Ok(Some(schema))` when it is JSON to read and
+/// check (against `schema` if the media type has one); `Err` for an undocumented media type.
+fn body_schema<'a>(
+    accepts: &'a Accepts,
+    headers: &http::HeaderMap,
+    out: &mut Vec<Violation>,
+) -> Result<Option<Option<&'a Schema>>, Problem> {
+    let Some(b) = &accepts.body else { return Ok(None) };
     if !has_body(headers) {
         if b.required {
             out.push(violation("body", None, "required and missing"));
         }
-        return Ok(());
+        return Ok(None);
     }
     let content_type = headers.get(http::header::CONTENT_TYPE);
     let found = content_type.and_then(|v| v.to_str().ok()).and_then(|ct| find_media(&b.media, ct));
@@ -143,13 +171,11 @@ async fn body(
         return Err(Problem::new(415, format!("the body's Content-Type must be one of: {}", accepted.join(", "))));
     };
     let json = is_json(content_type) || media.ends_with("json");
-    if !json {
-        return Ok(());
-    }
-    let limit = ctx.rt.settings.json_limit;
-    let bytes = crate::proxy::body::read_whole(session, limit).await?;
-    ctx.request_body = Some(bytes.clone());
-    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+    Ok(json.then_some(schema.as_ref()))
+}
+
+fn check_json(bytes: &[u8], schema: Option<&Schema>, out: &mut Vec<Violation>) {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
         Err(e) => out.push(violation("body", None, &format!("not JSON: {e}"))),
         Ok(v) => {
             if let Some(s) = schema {
@@ -157,7 +183,6 @@ async fn body(
             }
         }
     }
-    Ok(())
 }
 
 /// At most this many violations are listed: a small body of many bad items must not make a
@@ -209,7 +234,7 @@ impl Plugin for Validate {
         let method = session.req_header().method.clone();
         let Some(accepts) = self.op(&method).and_then(|o| o.accepts.as_ref()) else { return Flow::Continue };
         let mut out = Vec::new();
-        self.params(session, accepts, &mut out);
+        self.params(session.req_header(), accepts, &mut out);
         if let Err(p) = body(session, ctx, accepts, &mut out).await {
             self.requests_refused.inc();
             return Flow::Respond(p);

@@ -6,10 +6,9 @@
 use super::Counted;
 use crate::limits::gcra::Decision;
 use crate::limits::{Clock, Kind, Policy};
-use crate::proxy::ctx::RequestCtx;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
@@ -61,8 +60,8 @@ fn push_item(out: &mut Vec<u8>, c: &Counted, clock: &Clock) {
     }
 }
 
-/// Add the headers of these decisions to `ctx.answer_headers`.
-pub fn write(ctx: &mut RequestCtx, decided: &[(&Counted, Decision)], clock: &Clock) {
+/// Add the headers of these decisions to `h` (a request's `answer_headers`).
+pub fn write(h: &mut Vec<(HeaderName, HeaderValue)>, decided: &[(&Counted, Decision)], clock: &Clock) {
     let Some((tightest, d)) = decided.iter().min_by_key(|(_, d)| (d.remaining, std::cmp::Reverse(d.reset))) else {
         return;
     };
@@ -92,7 +91,6 @@ pub fn write(ctx: &mut RequestCtx, decided: &[(&Counted, Decision)], clock: &Clo
         state.extend_from_slice(b";t=");
         state.extend_from_slice(num.format(d.reset).as_bytes());
     }
-    let h = &mut ctx.answer_headers;
     h.reserve(6);
     if let Some(policy) = policy {
         h.push((RATELIMIT_POLICY.clone(), policy));
@@ -104,4 +102,24 @@ pub fn write(ctx: &mut RequestCtx, decided: &[(&Counted, Decision)], clock: &Clo
     h.push((X_LIMIT.clone(), tightest.headers.limit.clone()));
     h.push((X_REMAINING.clone(), number(d.remaining)));
     h.push((X_RESET.clone(), number(d.reset)));
+}
+
+/// The headers `write` gives these policies' decisions, without a route's counters: what the
+/// fuzz target feeds arbitrary limits, cell states and clocks.
+#[doc(hidden)]
+pub fn for_decisions(decided: &[(Arc<Policy>, Decision)], clock: &Clock) -> Vec<(HeaderName, HeaderValue)> {
+    let unused = || prometheus::IntCounter::new("unused", "unused").expect("a valid metric name");
+    let counted: Vec<Counted> = decided
+        .iter()
+        .map(|(p, _)| Counted {
+            policy: p.clone(),
+            allowed: unused(),
+            limited: unused(),
+            headers: PolicyHeaders::new(p),
+        })
+        .collect();
+    let pairs: Vec<(&Counted, Decision)> = counted.iter().zip(decided).map(|(c, (_, d))| (c, *d)).collect();
+    let mut out = Vec::new();
+    write(&mut out, &pairs, clock);
+    out
 }

@@ -16,6 +16,8 @@ use crate::limits::{Backend, Clock, InFlight, Plan, Plans, Policy};
 use crate::proxy::ctx::RequestCtx;
 use crate::proxy::respond::Problem;
 use async_trait::async_trait;
+#[doc(hidden)]
+pub use headers::for_decisions;
 use headers::{PolicyHeaders, RATELIMIT, RATELIMIT_POLICY, X_LIMIT, X_REMAINING, X_RESET};
 use http::HeaderValue;
 use key::key_value;
@@ -222,14 +224,14 @@ fn allowed(ctx: &mut RequestCtx, decided: &[(&Counted, Decision)], clock: &Clock
     for (c, _) in decided {
         c.allowed.inc();
     }
-    headers::write(ctx, decided, clock);
+    headers::write(&mut ctx.answer_headers, decided, clock);
     Flow::Continue
 }
 
 /// Limit `c` denied the request: 429 naming only that limit.
 fn denied(ctx: &mut RequestCtx, c: &Counted, d: Decision, clock: &Clock) -> Flow {
     c.limited.inc();
-    headers::write(ctx, &[(c, d)], clock);
+    headers::write(&mut ctx.answer_headers, &[(c, d)], clock);
     ctx.in_flight = None;
     too_many(ctx, d.retry_after, "rate limit exceeded")
 }
