@@ -41,9 +41,10 @@ pub fn request(first: &[u8], fields: Vec<(HeaderName, HeaderValue)>) -> Option<p
     Some(req)
 }
 
-/// A private scratch directory for files a fixed config names (key files).
+/// A scratch directory for files a fixed config names (key files). One fixed name, so runs do
+/// not leave a directory each; every run writes the same files.
 pub fn scratch_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("gatehouse-fuzz-{}", std::process::id()));
+    let dir = std::env::temp_dir().join("gatehouse-fuzz");
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     dir
 }
