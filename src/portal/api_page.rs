@@ -5,7 +5,7 @@
 //! The docs themselves (operations, schemas, code samples, the try-it forms) are
 //! `portal::docs::render`'s; this file adds the page around them and the relay's checks.
 
-use super::catalog::{auth_methods, badge, title};
+use super::catalog::{badge, title};
 use super::docs::{self, parse_try_form, relay, DocsInput, TryResponse};
 use super::form::Form;
 use super::layout::Nav;
@@ -53,7 +53,7 @@ pub async fn page(
     // The docs carry the title, version, base URL, description and auth; the page adds the
     // catalog's status badge and a way to sign in for try-it.
     let body = html! {
-        p { (badge(&api)) " " span class="auth" { "Auth: " (auth_methods(&api)) } }
+        p { (badge(&api)) }
         @if user.is_none() { p { a href="/login" { "Sign in" } " to send requests through the gateway with your own key." } }
         (maud::PreEscaped(docs))
     };
