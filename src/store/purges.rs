@@ -1,7 +1,7 @@
 //! Cache purges carried by the store, so a purge reaches every node (DESIGN §1). The node that
 //! takes a purge applies it to its own cache at once, then records it (and, on PostgreSQL,
 //! notifies); every node applies the others' purges on that notice and at each resync. A
-//! process's cache starts empty, so its first look only notes where the log ends.
+//! process's cache starts empty, so its first look only notes what the log already holds.
 
 use super::{now_ms, Backend, Store, StoreError, CHANNEL};
 use std::collections::BTreeSet;
@@ -92,9 +92,14 @@ impl PurgeFeed {
             (s.started, s.last)
         };
         if !started {
+            // Everything already in the log is older than this process's cache: note it as
+            // applied, look-back window included, so a later look does not replay it.
             let end = store.run(|s| async move { s.last_purge().await }).await?;
+            let from = end - LOOKBACK;
+            let rows = store.run(move |s| async move { s.purges_after(from).await }).await?;
             let mut s = self.seen.lock().unwrap_or_else(|e| e.into_inner());
             (s.started, s.last) = (true, end);
+            s.applied.extend(rows.into_iter().map(|(id, ..)| id));
             return Ok(());
         }
         let from = last - LOOKBACK;
