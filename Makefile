@@ -33,7 +33,7 @@ lint: deps
 	$(CARGO) deny check --hide-inclusion-graph bans licenses sources
 
 test: lint
-	$(CARGO) test --lib --bins --tests --benches
+	$(CARGO) test --no-fail-fast --lib --bins --tests --benches
 
 # Three minutes of steady load with a reload every 2 s: every request answered, RSS and open
 # descriptors flat (`make test` runs the same test for 20 s). SOAK_SECS changes the length.
