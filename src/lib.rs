@@ -2,6 +2,7 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod alloc;
 pub mod analytics;
 pub mod cache;
 pub mod config;

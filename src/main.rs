@@ -14,7 +14,7 @@ use std::process::ExitCode;
 const LOG_DEFAULT: &str = "warn,gatehouse=info,pingora_core::server::transfer_fd=off";
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: gatehouse::alloc::Allocator = gatehouse::alloc::Allocator;
 
 #[derive(Parser)]
 #[command(name = "gatehouse", version, about = "API gateway and API management on Pingora")]

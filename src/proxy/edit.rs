@@ -4,36 +4,20 @@
 //! inserting into one map costs a fraction of that. Header names then go out in lower case
 //! (standard ones title-cased), which HTTP allows and Envoy does by default.
 
-use http::{request, response, Method};
+use http::{request, response};
 use pingora::Result;
 use pingora_http::{RequestHeader, ResponseHeader};
-use std::sync::OnceLock;
-
-/// Empty headers to stand in while the real one is taken apart; cloning an empty one is cheaper
-/// than building one.
-fn empty_request() -> Result<RequestHeader> {
-    static EMPTY: OnceLock<Option<RequestHeader>> = OnceLock::new();
-    match EMPTY.get_or_init(|| RequestHeader::build_no_case(Method::GET, b"/", Some(0)).ok()) {
-        Some(h) => Ok(h.clone()),
-        None => RequestHeader::build_no_case(Method::GET, b"/", Some(0)),
-    }
-}
-
-fn empty_response() -> Result<ResponseHeader> {
-    static EMPTY: OnceLock<Option<ResponseHeader>> = OnceLock::new();
-    match EMPTY.get_or_init(|| ResponseHeader::build_no_case(200, Some(0)).ok()) {
-        Some(h) => Ok(h.clone()),
-        None => ResponseHeader::build_no_case(200, Some(0)),
-    }
-}
 
 pub fn request(req: &mut RequestHeader, extra: usize, f: impl FnOnce(&mut request::Parts) -> Result<()>) -> Result<()> {
-    let placeholder = empty_request()?;
-    let mut parts: request::Parts = std::mem::replace(req, placeholder).into();
-    parts.headers.reserve(extra);
-    let r = f(&mut parts);
-    *req = RequestHeader::from(parts);
-    r
+    taken_apart(
+        req,
+        |h| h.into(),
+        RequestHeader::from,
+        |parts: &mut request::Parts| {
+            parts.headers.reserve(extra);
+            f(parts)
+        },
+    )
 }
 
 pub fn response(
@@ -41,10 +25,39 @@ pub fn response(
     extra: usize,
     f: impl FnOnce(&mut response::Parts) -> Result<()>,
 ) -> Result<()> {
-    let placeholder = empty_response()?;
-    let mut parts: response::Parts = std::mem::replace(resp, placeholder).into();
-    parts.headers.reserve(extra);
-    let r = f(&mut parts);
-    *resp = ResponseHeader::from(parts);
-    r
+    taken_apart(
+        resp,
+        |h| h.into(),
+        ResponseHeader::from,
+        |parts: &mut response::Parts| {
+            parts.headers.reserve(extra);
+            f(parts)
+        },
+    )
+}
+
+/// Move the header out, let `f` edit its parts, move the rebuilt header back. No stand-in
+/// header is built or cloned meanwhile (that clone cost ~400 instructions per request).
+fn taken_apart<H, P>(
+    header: &mut H,
+    split: impl FnOnce(H) -> P,
+    join: impl FnOnce(P) -> H,
+    f: impl FnOnce(&mut P) -> Result<()>,
+) -> Result<()> {
+    /// While the header is moved out, an unwinding panic would drop it a second time through
+    /// `header`'s owner: abort instead (release builds abort on any panic anyway).
+    struct AbortOnUnwind;
+    impl Drop for AbortOnUnwind {
+        fn drop(&mut self) {
+            std::process::abort();
+        }
+    }
+    let guard = AbortOnUnwind;
+    // SAFETY: `header` is read out exactly once and written back exactly once; nothing reads
+    // it in between, and an unwind in between aborts (the guard) before anyone could.
+    let mut parts = split(unsafe { std::ptr::read(header) });
+    let result = f(&mut parts);
+    unsafe { std::ptr::write(header, join(parts)) };
+    std::mem::forget(guard);
+    result
 }

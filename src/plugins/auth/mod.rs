@@ -105,7 +105,17 @@ pub struct AuthShared {
     pub basic: Arc<basic::BasicVerifier>,
     /// Keys made through the admin API (the store's live tables), looked up after the config's.
     pub store: Arc<crate::store::StoreState>,
+    /// API key → its sha256, for keys that belonged to a consumer when first seen. Spares the
+    /// hash (~3.6k instructions, 5 % of a proxied request) on every later request; the digest
+    /// is still looked up each time, so a revoked key fails at once. Like the JWT cache it
+    /// holds only keys that were valid, and compares a presented key with a cached one only
+    /// after their randomly seeded SipHashes agree.
+    key_digests: cache::TtlCache<Box<[u8]>, [u8; 32]>,
 }
+
+/// Entries in the API key digest cache (it is emptied when full) and how long one is kept.
+const KEY_DIGESTS: usize = 10_000;
+const KEY_DIGEST_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl AuthShared {
     pub fn build(
@@ -123,6 +133,7 @@ impl AuthShared {
             jwt,
             basic: Arc::new(basic::BasicVerifier::new(consumers)),
             store: store.clone(),
+            key_digests: cache::TtlCache::new(KEY_DIGESTS),
         }
     }
 }
@@ -134,6 +145,19 @@ impl AuthShared {
             return Some(c.clone());
         }
         self.store.tables.load().consumer_of(digest).cloned()
+    }
+
+    /// The consumer of an API key as presented.
+    pub fn find_api_key(&self, key: &[u8]) -> Option<Arc<Consumer>> {
+        if let Some(digest) = self.key_digests.get(key) {
+            return self.find_key(&digest);
+        }
+        let digest = sha256(key);
+        let found = self.find_key(&digest);
+        if found.is_some() {
+            self.key_digests.insert(key.into(), digest, std::time::Instant::now() + KEY_DIGEST_TTL);
+        }
+        found
     }
 }
 
@@ -219,7 +243,7 @@ impl Auth {
             let outcome = match m {
                 AuthMethod::ApiKey => match self.api_key.find(req) {
                     None => continue,
-                    Some(key) => match self.shared.find_key(&sha256(&key)) {
+                    Some(key) => match self.shared.find_api_key(&key) {
                         Some(c) => Ok((c, None)),
                         None => Err("the API key is not valid"),
                     },
