@@ -29,7 +29,9 @@ struct Args {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: fixed_rate http://HOST:PORT/PATH RATE [--conns N] [--duration S] [--warmup S] [--header 'K: V']...");
+    eprintln!(
+        "usage: fixed_rate http://HOST:PORT/PATH RATE [--conns N] [--duration S] [--warmup S] [--header 'K: V']..."
+    );
     std::process::exit(2)
 }
 
@@ -133,9 +135,11 @@ async fn read_response(conn: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<u1
         match resp.parse(buf).map_err(|e| bad(&e.to_string()))? {
             httparse::Status::Complete(n) => {
                 let status = resp.code.unwrap_or(0);
-                let header = |name: &str| resp.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value);
+                let header =
+                    |name: &str| resp.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value);
                 let chunked = header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case(b"chunked"));
-                let len = header("content-length").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<usize>().ok());
+                let len =
+                    header("content-length").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<usize>().ok());
                 let body = match (chunked, len) {
                     (true, _) => None,
                     (false, Some(len)) => Some(len),
@@ -173,7 +177,8 @@ async fn read_chunked(conn: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()>
             fill(conn, buf).await?;
         };
         let line = std::str::from_utf8(&buf[..line_end]).map_err(|_| bad("chunk size"))?;
-        let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16).map_err(|_| bad("chunk size"))?;
+        let size =
+            usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16).map_err(|_| bad("chunk size"))?;
         buf.drain(..line_end + 2);
         if size == 0 {
             // Trailers end with an empty line.
