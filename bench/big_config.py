@@ -5,9 +5,9 @@ Usage: big_config.py CONFIG ROUTES CONSUMERS CLUSTER [--extra-route PATH]
 
 Appends ROUTES [[api]]s, each with base path /r/<n> and one [[api.route]] (every third one a
 path parameter, every third one two), and CONSUMERS [[consumer]]s with one `sha256:` key each
-(the format `gatehouse hash-key` prints). --extra-route adds one more API at PATH (scale.sh's
-reload check: a route only the new config has). Prints the plain key of the consumer in the
-middle, the one the benchmark sends.
+(the format `gatehouse hash-key` prints). --extra-route adds one more API at PATH whose answers
+carry `X-Reload-Mark: PATH` (scale.sh's reload check: a route only the new config has). Prints
+the plain key of the consumer in the middle, the one the benchmark sends.
 """
 
 import hashlib
@@ -49,7 +49,9 @@ def main():
     with open(path, "a") as f:
         f.writelines(apis(routes, cluster))
         if extra:
-            f.write(f'\n[[api]]\nname = "added-by-reload"\nbase_path = "{extra}"\ncluster = "{cluster}"\n')
+            # The bare "/" API answers every path: the mark header tells the new API's answers apart.
+            f.write(f'\n[[api]]\nname = "added-by-reload"\nbase_path = "{extra}"\ncluster = "{cluster}"\n'
+                    f'response = {{ set_headers = {{ "X-Reload-Mark" = "{extra}" }} }}\n')
         f.writelines(consumers(count))
     print(key_of(count // 2))
 

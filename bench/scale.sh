@@ -40,8 +40,13 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 fi
 [ -x "$BIN" ] || die "$BIN missing"
 
-# 10,000 client sockets plus as many accepted ones: the default 1024 descriptors are not enough.
-ulimit -n 65536 || die "cannot raise the open-file limit to 65536 (run as root)"
+# 10,000 client sockets in the client, as many accepted ones in Gatehouse: the default 1024
+# descriptors per process are not enough. Raise the soft limit as far as the hard one allows
+# (a container may cap the hard limit and forbid raising it, even for root).
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -ge 65536 ]; then want=65536; else want=$hard; fi
+ulimit -Sn "$want" 2>/dev/null || ulimit -n "$want" || die "cannot raise the open-file limit to $want"
+[ "$(ulimit -n)" -ge $((CONNS + 1000)) ] || die "open-file limit $(ulimit -n) is below $CONNS connections + 1000"
 
 WORK=$(mktemp -d /tmp/gatehouse-scale.XXXXXX)
 chmod 755 "$WORK"
@@ -142,23 +147,32 @@ grep -q 'Non-2xx' "$WORK/wrk-small.txt" && die "warm-up of the default config go
 rss_small_warm=$(mem "$PID_GH")
 log "default config: ready in ${ready_small}s; RSS $rss_small_start after start, $rss_small_warm after warm-up"
 
-log "opening $CONNS keep-alive connections"
+# Twice: the second cycle tells memory the allocator kept for reuse (flat) from a leak (growing).
 fds_before=$(fds "$PID_GH")
-coproc IDLE { python3 "$ROOT/bench/idle_conns.py" 127.0.0.1 "$P_GH" /demo/hello "$CONNS" 2>&1; }
-read -r -t 300 line <&"${IDLE[0]}" || die "idle_conns.py did not report"
-[ "$line" = "open $CONNS" ] || die "idle_conns.py: $line"
-fds_open=$(fds "$PID_GH")
-rss_conns=$(mem "$PID_GH")
-[ $((fds_open - fds_before)) -ge "$CONNS" ] || die "Gatehouse holds only $((fds_open - fds_before)) more descriptors with $CONNS clients"
-echo >&"${IDLE[1]}"
-read -r -t 60 closed_line <&"${IDLE[0]}" || die "idle_conns.py did not close"
-case "$closed_line" in "closed $CONNS, 0 had"*) ;; *) die "idle_conns.py: $closed_line (the server dropped idle connections)";; esac
-# The server sees the closes asynchronously: poll its descriptor count back down.
-for _ in $(seq 300); do [ "$(fds "$PID_GH")" -le $((fds_before + 10)) ] && break; sleep 0.1; done
-fds_closed=$(fds "$PID_GH")
-[ "$fds_closed" -le $((fds_before + 10)) ] || die "Gatehouse still holds $fds_closed descriptors after the clients closed"
-rss_closed=$(mem "$PID_GH")
-log "$CONNS idle connections: RSS $rss_conns ($fds_open descriptors); after closing: $rss_closed"
+idle_cycle() { # $1 = cycle -> sets fds_open rss_conns fds_closed rss_closed
+    log "cycle $1: opening $CONNS keep-alive connections"
+    coproc IDLE { python3 "$ROOT/bench/idle_conns.py" 127.0.0.1 "$P_GH" /demo/hello "$CONNS" 2>&1; }
+    local line
+    read -r -t 300 line <&"${IDLE[0]}" || die "idle_conns.py did not report"
+    [ "$line" = "open $CONNS" ] || die "idle_conns.py: $line"
+    fds_open=$(fds "$PID_GH")
+    rss_conns=$(mem "$PID_GH")
+    [ $((fds_open - fds_before)) -ge "$CONNS" ] \
+        || die "Gatehouse holds only $((fds_open - fds_before)) more descriptors with $CONNS clients"
+    echo >&"${IDLE[1]}"
+    read -r -t 60 line <&"${IDLE[0]}" || die "idle_conns.py did not close"
+    case "$line" in "closed $CONNS, 0 had"*) ;; *) die "idle_conns.py: $line (the server dropped idle connections)";; esac
+    wait "$IDLE_PID" || die "idle_conns.py failed"
+    # The server sees the closes asynchronously: poll its descriptor count back down.
+    for _ in $(seq 300); do [ "$(fds "$PID_GH")" -le $((fds_before + 10)) ] && break; sleep 0.1; done
+    fds_closed=$(fds "$PID_GH")
+    [ "$fds_closed" -le $((fds_before + 10)) ] || die "Gatehouse still holds $fds_closed descriptors after the clients closed"
+    rss_closed=$(mem "$PID_GH")
+    log "cycle $1: $CONNS idle connections: RSS $rss_conns ($fds_open descriptors); after closing: $rss_closed"
+}
+idle_cycle 1
+fds_open1=$fds_open rss_conns1=$rss_conns fds_closed1=$fds_closed rss_closed1=$rss_closed
+idle_cycle 2
 kill -INT "$PID_GH"
 
 # ---------------------------------------------------------------- 1 + 3: 10k routes, 100k consumers
@@ -186,7 +200,7 @@ cluster = "bench"
 auth = ["api_key"]
 EOF
 # The served file, then the files each reload swaps in: the same routes plus one more
-# (/added-N/, 404 until the new config serves), without and with the 100,000 consumers.
+# (/added-N/, marked by a response header), without and with the 100,000 consumers.
 make_config() { # $1 = file, $2 = consumers, $3 = extra route (optional)
     cp "$WORK/big/base.toml" "$1"
     python3 "$ROOT/bench/big_config.py" "$1" "$ROUTES" "$2" bench ${3:+--extra-route "$3"}
@@ -223,7 +237,8 @@ os.kill(pid, signal.SIGHUP)
 while time.monotonic() - t0 < 60:
     c = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
     c.request("GET", url.path)
-    if c.getresponse().status == 200:
+    r = c.getresponse()
+    if r.status == 200 and r.getheader("X-Reload-Mark") == url.path.rstrip("/"):
         print(f"{(time.monotonic() - t0) * 1000:.0f}")
         sys.exit(0)
     c.close()
@@ -264,18 +279,21 @@ Goal (issue 10): idle RSS ≤ 30 MB.
 | state | RSS | open descriptors |
 |---|---|---|
 | before (after warm-up) | $rss_small_warm | $fds_before |
-| $CONNS connections open, one request answered on each | $rss_conns | $fds_open |
+| $CONNS connections open, one request answered on each | $rss_conns1 | $fds_open1 |
+| all closed again | $rss_closed1 | $fds_closed1 |
+| a second time: $CONNS open | $rss_conns | $fds_open |
 | all closed again | $rss_closed | $fds_closed |
 
 \`bench/idle_conns.py\` opens the connections one after another, sends a GET on each and reads
 the 200, then holds them; none had been closed by the server when they were closed (keep-alive
-idle limit: 60 s). \`ulimit -n 65536\` for both processes; \`[server] max_conns_per_ip\` is unset
+idle limit: 60 s). \`ulimit -n $(ulimit -n)\` for both processes; \`[server] max_conns_per_ip\` is unset
 by default (no cap), so no config change was needed.
 
 ## Reload of $ROUTES routes (SIGHUP)
 "load + swap" is the process's own log line (\`reload: FILE applied in N ms (load + swap)\`:
 read, parse and check the file, build the new runtime, swap it in); "signal to answer" is from
-the SIGHUP until a route only the new file has (\`/added-N/\`) answers 200, polled from a client.
+the SIGHUP until a route only the new file has (\`/added-N/\`, whose answers carry
+\`X-Reload-Mark\`; before, the bare \`/\` API answers that path) answers, polled from a client.
 
 | reload | APIs | consumers | load + swap ms | signal to answer ms |
 |---|---|---|---|---|
