@@ -9,6 +9,7 @@
 //! tokio's own timers tick in milliseconds, far coarser than what is measured here.
 //! "send lag" is how late the generator itself sent a request whose connection was idle: if
 //! its p99 is not small, the generator did not keep the rate and the run says nothing.
+//! "achieved_rate" counts answers from the first measured slot to the last answer.
 //! Prints `key=value` lines (latencies in µs).
 
 use std::io;
@@ -123,6 +124,8 @@ struct Stats {
     send_lags: Vec<u32>,
     non2xx: u64,
     errors: u64,
+    /// When the last measured answer arrived: a server that falls behind stretches the run.
+    last_done: Option<Instant>,
 }
 
 /// Reads one HTTP/1.1 response (head, then a Content-Length or chunked body) and returns its
@@ -251,6 +254,7 @@ async fn connection(a: std::rc::Rc<Args>, index: usize, start: Instant, measure_
             continue;
         }
         let done = Instant::now();
+        stats.last_done = Some(done);
         match result {
             Ok(status) => {
                 stats.latencies.push((done - slot).as_micros().min(u32::MAX as u128) as u32);
@@ -298,13 +302,16 @@ fn main() {
             all.send_lags.extend(s.send_lags);
             all.non2xx += s.non2xx;
             all.errors += s.errors;
+            all.last_done = all.last_done.max(s.last_done);
         }
-        all
+        (all, measure_from)
     });
-    let Stats { mut latencies, mut send_lags, non2xx, errors } = all;
+    let (Stats { mut latencies, mut send_lags, non2xx, errors, last_done }, measure_from) = all;
     latencies.sort_unstable();
     send_lags.sort_unstable();
-    let secs = measured.as_secs_f64();
+    // Answers per second from the first measured slot to the last answer (not the scheduled
+    // window): below the target rate when the server, or the generator, could not keep up.
+    let secs = last_done.map_or(0.0, |d| (d - measure_from).as_secs_f64()).max(measured.as_secs_f64() * 0.5);
     println!("target_rate={:.0}", args.rate);
     println!("achieved_rate={:.0}", latencies.len() as f64 / secs);
     println!("requests={}", latencies.len());
@@ -314,6 +321,8 @@ fn main() {
         println!("{name}_us={}", percentile(&latencies, p));
     }
     println!("max_us={}", latencies.last().copied().unwrap_or(0));
+    // No samples: every slot found its connection still busy (the server is behind).
+    println!("send_lag_samples={}", send_lags.len());
     println!("send_lag_p99_us={}", percentile(&send_lags, 99.0));
     println!("send_lag_max_us={}", send_lags.last().copied().unwrap_or(0));
 }
