@@ -20,8 +20,10 @@
 # reports req/s, p50/p99/p99.9 (a wrk done() script), the target's CPU per request, the new
 # upstream connections per 1,000 requests (nginx stub_status on the upstream) and its RSS after
 # the run (VmRSS, VmHWM). Then a fixed-rate phase: examples/fixed_rate.rs (open loop, latency from
-# the scheduled send time) at 50 % of the nginx proxy's median max req/s against direct, nginx
-# proxy, Gatehouse bare and the full chain, interleaved, for p99 and "added p99 over direct".
+# the scheduled send time) at 50 % of the nginx proxy's median max req/s, then at a low rate (10 %)
+# that nothing queues at, against direct, nginx proxy, Gatehouse bare and the full chain,
+# interleaved, for p99 and "added p99 over direct". Each rate is first checked against the upstream
+# (the generator shares CPU 0 with it) and stepped down 15 % at a time until the generator keeps it.
 # Writes bench/RESULTS.md and prints a median table. Run as root on Debian 12: `bash bench/e2e.sh`.
 #
 # Knobs (environment):
@@ -37,6 +39,7 @@
 #   BENCH_ONLY      run only these targets, e.g. "gatehouse gatehouse_full" (names as in TARGETS
 #                   below; nginxproxy, the yardstick, is always added)
 #   BENCH_FIXED     1 = run the fixed-rate phase (default), 0 = skip it
+#   BENCH_FIXED_LOW_PCT  the low fixed rate, % of the nginx proxy's max req/s (10)
 #   BENCH_OUT       where to write the report (bench/RESULTS.md)
 #   BENCH_BIG_ROUTES / BENCH_BIG_CONSUMERS  size of the big process's config (10000 / 100000)
 set -euo pipefail
