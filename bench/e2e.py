@@ -318,7 +318,7 @@ def fixed_table(fsum):
         f = fsum[t]
         rows.append([LABEL[t], fmt(f["achieved_rate"], ",.0f"), fmt(f["p50_us"], ".0f"), fmt(f["p99_us"], ".0f"),
                      fmt(f["p999_us"], ".0f"), fmt(f["max_us"], ".0f"), fmt(f["added_p99"], "+.0f"),
-                     fmt(f["send_lag_p99_us"], ".0f"), f["errors"], f["non2xx"]])
+                     fmt(f["send_lag_p99_us"], ".0f"), f"{f['errors']:.0f}", f"{f['non2xx']:.0f}"])
     return table(header, rows)
 
 
@@ -371,11 +371,12 @@ connection was never idle at its slot, i.e. the target was behind all run."""]
         check = meta.get(f"FIXED_CHECK_{phase}", {})
         rate, wanted = int(meta[f"FIXED_RATE_{phase}"]), int(meta[f"FIXED_RATE_WANTED_{phase}"])
         share = "50 %" if phase == "half" else "the low rate"
-        title = f"{rate:,} req/s"
+        title, why = f"{rate:,} req/s", ""
         if rate < wanted:
-            title += (f" — **not the {wanted:,} wanted**: the generator could not send on time at that rate beside "
+            title += f" (not the {wanted:,} wanted)"
+            why = (f"**Not the {wanted:,} req/s wanted**: the generator could not send on time at that rate beside "
                       f"the upstream on CPU 0 (each request costs it one wake-up, a send and a receive, unbatched, "
-                      f"~16 µs of CPU on this VM), so the script stepped down 15 % at a time until it did")
+                      f"~16 µs of CPU on this VM), so the script stepped down 15 % at a time until it did. ")
         over = [LABEL[t] for t in fsum if RUNS_RPS.get(t) and RUNS_RPS[t] < rate * 1.25]
         note = ""
         if over:
@@ -383,7 +384,7 @@ connection was never idle at its slot, i.e. the target was behind all run."""]
                     f" request at a time per connection, costs more per request than wrk's closed loop): where the"
                     f" achieved rate falls short the queue grows all run and the latencies measure that backlog.")
         out.append(f"""### {'50 % of the nginx proxy' if phase == 'half' else 'Low rate'}: {title}
-Generator check against the upstream: {fmt(check.get('achieved_rate'), ',.0f')} req/s, send lag p99
+{why}Generator check against the upstream: {fmt(check.get('achieved_rate'), ',.0f')} req/s, send lag p99
 {fmt(check.get('send_lag_p99_us'), '.0f')} µs.
 
 {fixed_table(fsum)}
