@@ -108,10 +108,12 @@ impl SlotTimer {
             let mut expirations = [0u8; 8];
             // SAFETY: reads 8 bytes into a stack buffer of 8 bytes.
             let n = unsafe { libc::read(fd, expirations.as_mut_ptr().cast(), 8) };
+            // Consumed either way: a one-shot timer is not readable again until re-armed, and
+            // clearing now spares the next wait a read that can only fail.
+            guard.clear_ready();
             if n == 8 {
                 return Ok(());
             }
-            guard.clear_ready();
         }
     }
 }
