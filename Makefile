@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CONFIG ?= conf/gatehouse.toml
 
-.PHONY: deps build run test lint bench bench-router check-config certs install uninstall soak framing chaos multinode fuzz
+.PHONY: deps build run test lint bench bench-scale bench-router check-config certs install uninstall soak framing chaos multinode fuzz
 
 # Build prerequisites from Debian's packages (cmake for libz-ng-sys; OpenSSL headers).
 deps:
@@ -71,8 +71,13 @@ check-config:
 	$(CARGO) run --quiet -- check -c $(CONFIG)
 
 # End-to-end load test against nginx in the same run (installs nginx and wrk if missing).
+# BENCH_ONLY="gatehouse gatehouse_full" runs a subset; see the knobs at the top of bench/e2e.sh.
 bench:
 	bash bench/e2e.sh
+
+# Idle RSS, RSS with 10,000 idle keep-alive connections, reload of 10,000 routes: bench/SCALE.md.
+bench-scale:
+	bash bench/scale.sh
 
 # Router micro-benchmark: 10 vs 10,000 routes.
 bench-router:

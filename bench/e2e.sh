@@ -10,7 +10,20 @@
 #       cost of analytics is (e) against (j)),
 #   (k) a spec-defined route with `validate_requests = true` (issue 8: an integer path parameter
 #       and two query parameters checked against the OpenAPI schemas on every request),
-# interleaved over several rounds so that machine noise hits all targets alike.
+#   (l) header rewrite (request and response set_headers/remove_headers),
+#   (m) JSON body rewrite (response json_set + json_remove on a ~100-byte application/json answer),
+#   (n) the full chain on one route: API key + local rate limit + header rewrite both ways, with
+#       metrics and analytics on (as everywhere here),
+#   (o)/(p) the bare and API-key routes of a second Gatehouse whose config adds 10,000 APIs/routes
+#       and 100,000 consumers (bench/big_config.py; the key is the middle consumer's),
+# interleaved over several rounds so that machine noise hits all targets alike. Every max-load run
+# reports req/s, p50/p99/p99.9 (a wrk done() script), the target's CPU per request, the new
+# upstream connections per 1,000 requests (nginx stub_status on the upstream) and its RSS after
+# the run (VmRSS, VmHWM). Then a fixed-rate phase: examples/fixed_rate.rs (open loop, latency from
+# the scheduled send time) at 50 % of the nginx proxy's median max req/s, then at a low rate (10 %)
+# that nothing queues at, against direct, nginx proxy, Gatehouse bare and the full chain,
+# interleaved, for p99 and "added p99 over direct". Each rate is first checked against the upstream
+# (the generator shares CPU 0 with it) and stepped down 15 % at a time until the generator keeps it.
 # Writes bench/RESULTS.md and prints a median table. Run as root on Debian 12: `bash bench/e2e.sh`.
 #
 # Knobs (environment):
@@ -23,6 +36,12 @@
 #   BENCH_NO_BUILD  1 = use target/release/gatehouse and target/release/examples/stock_pingora
 #                   as they are, do not run cargo
 #   BENCH_KEEP      1 = keep the temp dir (configs, logs, raw wrk output)
+#   BENCH_ONLY      run only these targets, e.g. "gatehouse gatehouse_full" (names as in TARGETS
+#                   below; nginxproxy, the yardstick, is always added)
+#   BENCH_FIXED     1 = run the fixed-rate phase (default), 0 = skip it
+#   BENCH_FIXED_LOW_PCT  the low fixed rate, % of the nginx proxy's max req/s (10)
+#   BENCH_OUT       where to write the report (bench/RESULTS.md)
+#   BENCH_BIG_ROUTES / BENCH_BIG_CONSUMERS  size of the big process's config (10000 / 100000)
 set -euo pipefail
 
 DURATION=${BENCH_DURATION:-10}
@@ -31,10 +50,14 @@ ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-50}
 THREADS=${BENCH_THREADS:-1}
 PIN=${BENCH_PIN:-1}
+FIXED=${BENCH_FIXED:-1}
+BIG_ROUTES=${BENCH_BIG_ROUTES:-10000}
+BIG_CONSUMERS=${BENCH_BIG_CONSUMERS:-100000}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN="$ROOT/target/release/gatehouse"
 STOCK_BIN="$ROOT/target/release/examples/stock_pingora"
+FIXED_BIN="$ROOT/target/release/examples/fixed_rate"
 cd "$ROOT"
 
 log() { printf '[e2e] %s\n' "$*" >&2; }
@@ -73,9 +96,11 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     if [ -d "$HOME/.cargo/bin" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi
     log "cargo build --release (fat LTO: several minutes when cold)"
     cargo build --release || die "cargo build --release failed"
-    log "cargo build --release --example stock_pingora"
-    cargo build --release --example stock_pingora || die "cargo build --release --example stock_pingora failed"
+    log "cargo build --release --example stock_pingora --example fixed_rate"
+    cargo build --release --example stock_pingora --example fixed_rate \
+        || die "cargo build --release --example stock_pingora --example fixed_rate failed"
 fi
+[ -x "$FIXED_BIN" ] || die "$FIXED_BIN missing (build failed or BENCH_NO_BUILD=1 without a binary)"
 [ -x "$BIN" ] || die "$BIN missing (build failed or BENCH_NO_BUILD=1 without a binary)"
 [ -x "$STOCK_BIN" ] || die "$STOCK_BIN missing (build failed or BENCH_NO_BUILD=1 without a binary)"
 
@@ -116,10 +141,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- ports
-# Bind seven sockets to port 0 at once so the kernel hands out seven distinct free ports.
-read -r P_UP P_NGX P_GH P_SP P_GHR P_RD P_GH2 < <(python3 -c '
+# Bind nine sockets to port 0 at once so the kernel hands out nine distinct free ports.
+read -r P_UP P_NGX P_GH P_SP P_GHR P_RD P_GH2 P_BIG P_ADM < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(7)]
+ss = [socket.socket() for _ in range(9)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in ss))')
 
@@ -151,11 +176,25 @@ $2
 EOF
 }
 
+# A ~100-byte JSON answer for the body-rewrite row: json_remove drops /internal, json_set adds
+# /meta/gateway.
+JSON_BODY='{"id":42,"name":"bench item","internal":"secret-0123456789","tags":["a","b","c"],"price":12.5}'
+# /hdr/ and /full/ echo what the gateway sent upstream (X-Gateway set, X-Debug removed) and send
+# X-Upstream, which the gateway must remove; stub_status counts accepted connections (the new
+# upstream connections per 1,000 requests column).
 nginx_conf "$WORK/upstream" "
     server {
         listen 127.0.0.1:$P_UP;
         default_type text/plain;
         location / { return 200 '$BODY\n'; }
+        location /json/ { default_type application/json; return 200 '$JSON_BODY'; }
+        location ~ ^/(hdr|full)/ {
+            add_header X-Echo-Gateway \$http_x_gateway;
+            add_header X-Echo-Debug \$http_x_debug;
+            add_header X-Upstream 1;
+            return 200 '$BODY\n';
+        }
+        location = /stub_status { stub_status; }
     }"
 
 nginx_conf "$WORK/nginxproxy" "
@@ -180,6 +219,10 @@ threads = 1
 data_dir = "."
 access_log = "off"
 upstream_keepalive_pool = 1024
+
+# Only for the check that the full-chain row really counts its requests in /metrics.
+[admin]
+listen = "127.0.0.1:$P_ADM"
 
 [[cluster]]
 name = "bench"
@@ -243,6 +286,30 @@ spec = "valid.yaml"
 cluster = "bench"
 validate_requests = true
 
+[[api]]
+name = "bench-hdr"
+base_path = "/hdr"
+cluster = "bench"
+request = { set_headers = { "X-Gateway" = "gatehouse" }, remove_headers = ["X-Debug"] }
+response = { set_headers = { "X-Content-Type-Options" = "nosniff" }, remove_headers = ["X-Upstream"] }
+
+[[api]]
+name = "bench-json"
+base_path = "/json"
+cluster = "bench"
+response = { json_set = { "/meta/gateway" = "gatehouse" }, json_remove = ["/internal"] }
+
+# The full chain on one route: key auth, local limit, header rewrite both ways (metrics and
+# analytics are on for every route of this process).
+[[api]]
+name = "bench-full"
+base_path = "/full"
+cluster = "bench"
+auth = ["api_key"]
+limits = [{ rate = "1000000/s", key = "ip" }]
+request = { set_headers = { "X-Gateway" = "gatehouse" }, remove_headers = ["X-Debug"] }
+response = { set_headers = { "X-Content-Type-Options" = "nosniff" }, remove_headers = ["X-Upstream"] }
+
 [[consumer]]
 name = "bench"
 api_keys = ["$KEY_HASH"]
@@ -272,7 +339,10 @@ EOF
 
 # (h): the same config on Redis, in a second process (the backend is per config).
 mkdir -p "$WORK/gatehouse-redis" "$WORK/redis"
-sed "s/127.0.0.1:$P_GH/127.0.0.1:$P_GHR/" "$WORK/gatehouse/gatehouse.toml" >"$WORK/gatehouse-redis/gatehouse.toml"
+# (Only the main process has the admin listener.)
+NO_ADMIN='/^\[admin\]$/,/^listen/d'
+sed -e "s/127.0.0.1:$P_GH/127.0.0.1:$P_GHR/" -e "$NO_ADMIN" "$WORK/gatehouse/gatehouse.toml" \
+    >"$WORK/gatehouse-redis/gatehouse.toml"
 cp "$WORK/gatehouse/jwt-pub.pem" "$WORK/gatehouse/valid.yaml" "$WORK/gatehouse-redis/"
 cat >>"$WORK/gatehouse-redis/gatehouse.toml" <<EOF
 
@@ -283,8 +353,41 @@ EOF
 # The same gateway without analytics, on its own port and data dir.
 mkdir -p "$WORK/gatehouse-noan"
 cp "$WORK/gatehouse"/jwt-pub.pem "$WORK/gatehouse"/valid.yaml "$WORK/gatehouse-noan/"
-sed "s/127.0.0.1:$P_GH\"/127.0.0.1:$P_GH2\"/" "$WORK/gatehouse/gatehouse.toml" >"$WORK/gatehouse-noan/gatehouse.toml"
+sed -e "s/127.0.0.1:$P_GH\"/127.0.0.1:$P_GH2\"/" -e "$NO_ADMIN" "$WORK/gatehouse/gatehouse.toml" \
+    >"$WORK/gatehouse-noan/gatehouse.toml"
 printf '\n[analytics]\nenabled = false\n' >>"$WORK/gatehouse-noan/gatehouse.toml"
+# (o)/(p): the same bare and API-key routes in a process that also has BIG_ROUTES APIs/routes and
+# BIG_CONSUMERS consumers; measured with the key of the consumer in the middle.
+mkdir -p "$WORK/gatehouse-big"
+cat >"$WORK/gatehouse-big/gatehouse.toml" <<EOF
+[server]
+listen = ["127.0.0.1:$P_BIG"]
+threads = 1
+data_dir = "."
+access_log = "off"
+upstream_keepalive_pool = 1024
+
+[[cluster]]
+name = "bench"
+upstreams = ["127.0.0.1:$P_UP"]
+
+[[api]]
+name = "bench"
+base_path = "/"
+cluster = "bench"
+
+[[api]]
+name = "bench-key"
+base_path = "/key"
+cluster = "bench"
+auth = ["api_key"]
+
+[[consumer]]
+name = "bench"
+api_keys = ["$KEY_HASH"]
+EOF
+BIG_KEY=$(python3 "$ROOT/bench/big_config.py" "$WORK/gatehouse-big/gatehouse.toml" "$BIG_ROUTES" "$BIG_CONSUMERS" bench) \
+    || die "bench/big_config.py failed"
 
 for d in upstream nginxproxy; do
     "$NGINX" -t -q -p "$WORK/$d" -e "$WORK/$d/logs/error.log" -c "$WORK/$d/nginx.conf" \
@@ -293,6 +396,7 @@ done
 "$BIN" check -c "$WORK/gatehouse/gatehouse.toml" >/dev/null || die "gatehouse check failed"
 "$BIN" check -c "$WORK/gatehouse-redis/gatehouse.toml" >/dev/null || die "gatehouse check (redis) failed"
 "$BIN" check -c "$WORK/gatehouse-noan/gatehouse.toml" >/dev/null || die "gatehouse check (no analytics) failed"
+"$BIN" check -c "$WORK/gatehouse-big/gatehouse.toml" >/dev/null || die "gatehouse check (10k routes) failed"
 
 # ---------------------------------------------------------------- start
 # stdout/stderr of each server go to $WORK/NAME.log (shown if the run fails).
@@ -319,6 +423,8 @@ PID_GH2=$LAST_PID
 # Args: listen, upstream, worker threads (1, like Gatehouse's `threads = 1`).
 start stockpingora "${PIN_PROXY[@]}" "$STOCK_BIN" "127.0.0.1:$P_SP" "127.0.0.1:$P_UP" 1
 PID_SP=$LAST_PID
+start gatehouse_big "${PIN_PROXY[@]}" "$BIN" serve -c "$WORK/gatehouse-big/gatehouse.toml"
+PID_BIG=$LAST_PID
 
 URL_UP="http://127.0.0.1:$P_UP/"
 URL_NGX="http://127.0.0.1:$P_NGX/"
@@ -331,24 +437,41 @@ URL_GHRLIM="http://127.0.0.1:$P_GHR/limit/"
 URL_GHCACHE="http://127.0.0.1:$P_GH/cache/"
 URL_GHKEY_NOAN="http://127.0.0.1:$P_GH2/key/"
 URL_GHVALID="http://127.0.0.1:$P_GH/valid/items/42?limit=10&sort=asc"
+URL_GHHDR="http://127.0.0.1:$P_GH/hdr/"
+URL_GHJSON="http://127.0.0.1:$P_GH/json/"
+URL_GHFULL="http://127.0.0.1:$P_GH/full/"
+URL_BIG="http://127.0.0.1:$P_BIG/"
+URL_BIGKEY="http://127.0.0.1:$P_BIG/key/"
 HDR_KEY="X-API-Key: $API_KEY"
 HDR_JWT="Authorization: Bearer $JWT"
+HDR_BIGKEY="X-API-Key: $BIG_KEY"
+# Sent to the header-rewrite routes, which must remove it before the upstream sees it.
+HDR_DEBUG="X-Debug: 1"
 
-# Each target must answer 200 (with the upstream's body) before we measure anything.
-wait_200() { # $1 = name, $2 = url, $3 = pid, $4 = request header (optional)
-    local code= hdr=()
-    [ -n "${4:-}" ] && hdr=(-H "$4")
-    for _ in $(seq 100); do
-        kill -0 "$3" 2>/dev/null || die "$1 exited during start-up"
-        code=$(curl -s "${hdr[@]}" -o "$WORK/$1.probe" -D "$WORK/$1.probe-headers" -w '%{http_code}' "$2" || true)
+# Each target must answer 200 (with the upstream's body) before we measure anything. The big
+# process reads 100,000 consumers at start: it gets longer (WAIT_TRIES polls of 0.1 s).
+WAIT_TRIES=100
+wait_200() { # $1 = name, $2 = url, $3 = pid, $4... = request headers (optional)
+    local name=$1 url=$2 pid=$3 code= hdr=() h
+    shift 3
+    for h in "$@"; do hdr+=(-H "$h"); done
+    for _ in $(seq "$WAIT_TRIES"); do
+        kill -0 "$pid" 2>/dev/null || die "$name exited during start-up"
+        code=$(curl -s "${hdr[@]}" -o "$WORK/$name.probe" -D "$WORK/$name.probe-headers" -w '%{http_code}' "$url" || true)
         [ "$code" = 200 ] && break
         sleep 0.1
     done
-    [ "$code" = 200 ] || die "$1 ($2) did not answer 200 (last status: ${code:-none})"
-    if [ "$1" != upstream ] && ! cmp -s "$WORK/$1.probe" "$WORK/upstream.probe"; then
-        die "$1 returned a different body than the upstream"
+    [ "$code" = 200 ] || die "$name ($url) did not answer 200 (last status: ${code:-none})"
+    if [ "$name" != upstream ] && [ "$name" != gatehouse_json ] && ! cmp -s "$WORK/$name.probe" "$WORK/upstream.probe"; then
+        die "$name returned a different body than the upstream"
     fi
-    log "$1 answers 200 on $2"
+    log "$name answers 200 on $url"
+}
+has_header() { # $1 = target, $2 = "^name: value" regex (case-insensitive) -> dies unless present
+    grep -qiE "$2" "$WORK/$1.probe-headers" || die "$1: no response header matching '$2'"
+}
+lacks_header() { # $1 = target, $2 = header name
+    ! grep -qi "^$2:" "$WORK/$1.probe-headers" || die "$1: response still has $2"
 }
 wait_200 upstream "$URL_UP" "$PID_UP"
 wait_200 nginxproxy "$URL_NGX" "$PID_NGX"
@@ -374,6 +497,40 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_GH/valid/item
 [ "$code" = 400 ] || die "gatehouse_valid does not validate (limit=1000 got $code)"
 # The bare job includes the request id on the response: make sure we benchmark that path.
 grep -qi '^x-request-id:' "$WORK/gatehouse.probe-headers" || die "gatehouse response lacks X-Request-Id"
+# (l) and (n): the upstream saw X-Gateway and no X-Debug (it echoes both); the client gets
+# X-Content-Type-Options and no X-Upstream. (n) is also limited and keyed.
+wait_200 gatehouse_hdr "$URL_GHHDR" "$PID_GH" "$HDR_DEBUG"
+wait_200 gatehouse_full "$URL_GHFULL" "$PID_GH" "$HDR_KEY" "$HDR_DEBUG"
+for t in gatehouse_hdr gatehouse_full; do
+    has_header "$t" '^x-echo-gateway: gatehouse'
+    lacks_header "$t" x-echo-debug
+    has_header "$t" '^x-content-type-options: nosniff'
+    lacks_header "$t" x-upstream
+done
+has_header gatehouse_full '^ratelimit:'
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: wrong-$API_KEY" "$URL_GHFULL")
+[ "$code" = 401 ] || die "gatehouse_full does not check the key (a wrong key got $code)"
+# Metrics count the full-chain route (the admin listener serves them).
+grep -q '^gatehouse_requests_total{api="bench-full"' <(curl -s "http://127.0.0.1:$P_ADM/metrics") \
+    || die "gatehouse_full is not counted in /metrics"
+# (m): the JSON answer really is edited (and the upstream's really is not).
+wait_200 gatehouse_json "$URL_GHJSON" "$PID_GH"
+python3 - "$WORK/gatehouse_json.probe" "$JSON_BODY" <<'PY' || die "gatehouse_json: the body was not rewritten"
+import json, sys
+got, orig = json.load(open(sys.argv[1])), json.loads(sys.argv[2])
+want = {k: v for k, v in orig.items() if k != "internal"} | {"meta": {"gateway": "gatehouse"}}
+sys.exit(0 if got == want and "internal" in orig else f"got {got}")
+PY
+# (o)/(p): the big process answers its bare route, its key route with the middle consumer's key,
+# one of the 10,000 routes, and refuses a wrong key.
+WAIT_TRIES=600
+wait_200 gatehouse_big "$URL_BIG" "$PID_BIG"
+WAIT_TRIES=100
+wait_200 gatehouse_big_key "$URL_BIGKEY" "$PID_BIG" "$HDR_BIGKEY"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: wrong-$BIG_KEY" "$URL_BIGKEY")
+[ "$code" = 401 ] || die "gatehouse_big_key does not check the key (a wrong key got $code)"
+last_route=$((BIG_ROUTES - 1 - (BIG_ROUTES - 1) % 3))   # a "/" route of the /r/<n> APIs
+wait_200 gatehouse_big_route "http://127.0.0.1:$P_BIG/r/$last_route/x" "$PID_BIG"
 
 # ---------------------------------------------------------------- measure
 # utime+stime (clock ticks) of a process plus its direct children: nginx's work happens in
@@ -392,16 +549,58 @@ cpu_ticks() { # $1 = pid -> "utime stime"
 
 RAW="$WORK/raw"; mkdir -p "$RAW"
 WRK=("${PIN_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS")
-TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt gatehouse_limit gatehouse_redis gatehouse_cache stockpingora gatehouse_key_noan gatehouse_valid)
+ALL_TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt gatehouse_limit gatehouse_redis gatehouse_cache
+    stockpingora gatehouse_key_noan gatehouse_valid gatehouse_hdr gatehouse_json gatehouse_full gatehouse_big
+    gatehouse_big_key)
+if [ -n "${BENCH_ONLY:-}" ]; then
+    TARGETS=(nginxproxy)
+    for t in $BENCH_ONLY; do
+        [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || die "BENCH_ONLY: unknown target $t (known: ${ALL_TARGETS[*]})"
+        [ "$t" = nginxproxy ] || TARGETS+=("$t")
+    done
+else
+    TARGETS=("${ALL_TARGETS[@]}")
+fi
 NT=${#TARGETS[@]}
 declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH [stockpingora]=$URL_SP
     [gatehouse_key]=$URL_GHKEY [gatehouse_jwt]=$URL_GHJWT [gatehouse_limit]=$URL_GHLIM
     [gatehouse_redis]=$URL_GHRLIM [gatehouse_cache]=$URL_GHCACHE [gatehouse_key_noan]=$URL_GHKEY_NOAN
-    [gatehouse_valid]=$URL_GHVALID)
+    [gatehouse_valid]=$URL_GHVALID [gatehouse_hdr]=$URL_GHHDR [gatehouse_json]=$URL_GHJSON
+    [gatehouse_full]=$URL_GHFULL [gatehouse_big]=$URL_BIG [gatehouse_big_key]=$URL_BIGKEY)
 declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH [stockpingora]=$PID_SP
     [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH [gatehouse_limit]=$PID_GH [gatehouse_redis]=$PID_GHR
-    [gatehouse_cache]=$PID_GH [gatehouse_key_noan]=$PID_GH2 [gatehouse_valid]=$PID_GH)
-declare -A HDR=([gatehouse_key]=$HDR_KEY [gatehouse_jwt]=$HDR_JWT [gatehouse_key_noan]=$HDR_KEY)
+    [gatehouse_cache]=$PID_GH [gatehouse_key_noan]=$PID_GH2 [gatehouse_valid]=$PID_GH [gatehouse_hdr]=$PID_GH
+    [gatehouse_json]=$PID_GH [gatehouse_full]=$PID_GH [gatehouse_big]=$PID_BIG [gatehouse_big_key]=$PID_BIG)
+# Request headers per target, several separated by newlines.
+declare -A HDR=([gatehouse_key]=$HDR_KEY [gatehouse_jwt]=$HDR_JWT [gatehouse_key_noan]=$HDR_KEY
+    [gatehouse_hdr]=$HDR_DEBUG [gatehouse_full]="$HDR_KEY"$'\n'"$HDR_DEBUG" [gatehouse_big_key]=$HDR_BIGKEY)
+hdr_args() { # $1 = target -> fills the array `hdr` with -H NAME:VALUE pairs
+    local h
+    hdr=()
+    while IFS= read -r h; do [ -n "$h" ] && hdr+=(-H "$h"); done <<<"${HDR[$1]:-}"
+    return 0
+}
+
+# p99.9: wrk prints 50/75/90/99 only; a done() callback (no per-request Lua) adds it.
+cat >"$WORK/p999.lua" <<'EOF'
+done = function(summary, latency, requests)
+    io.write(string.format("p99.9: %dus\n", latency:percentile(99.9)))
+end
+EOF
+# Connections the upstream nginx has accepted so far (its stub_status; this request included).
+upstream_accepts() {
+    curl -s "http://127.0.0.1:$P_UP/stub_status" | awk 'NR == 3 { print $1 }'
+}
+# Resident memory of a process and its direct children (nginx: master + worker), kB.
+rss_kb() { # $1 = pid -> "VmRSS VmHWM"
+    local p rss=0 hwm=0 a b
+    for p in "$1" $(pgrep -P "$1" || true); do
+        read -r a b < <(awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { print r + 0, h + 0 }' /proc/"$p"/status 2>/dev/null || echo "0 0")
+        rss=$((rss + a)); hwm=$((hwm + b))
+    done
+    echo "$rss $hwm"
+}
+[ -n "$(upstream_accepts)" ] || die "the upstream's stub_status does not answer (nginx without the module?)"
 
 # Other work on this small machine (a parallel cargo build, say) skews every number: sample how
 # busy the CPUs are for one second before measuring, and say so if they are not idle.
@@ -437,15 +636,18 @@ for r in $(seq "$ROUNDS"); do
     for i in $(seq 0 $((NT - 1))); do
         t=${TARGETS[$(( (i + r - 1) % NT ))]}
         kill -0 "${PID[$t]}" 2>/dev/null || die "$t died before round $r"
-        hdr=(); [ -n "${HDR[$t]:-}" ] && hdr=(-H "${HDR[$t]}")
+        hdr_args "$t"
         "${WRK[@]}" "${hdr[@]}" -d"${WARMUP}s" "${URL[$t]}" >/dev/null
+        acc0=$(upstream_accepts)
         read -r t_u0 t_s0 < <(cpu_ticks "${PID[$t]}")
         read -r up_u0 up_s0 < <(cpu_ticks "$PID_UP")
         read -r busy0 steal0 total0 < <(sys_ticks)
-        { time "${WRK[@]}" "${hdr[@]}" -d"${DURATION}s" --latency "${URL[$t]}" >"$RAW/r${r}_$t.wrk"; } 2>"$RAW/r${r}_$t.time"
+        { time "${WRK[@]}" "${hdr[@]}" -d"${DURATION}s" --latency -s "$WORK/p999.lua" "${URL[$t]}" >"$RAW/r${r}_$t.wrk"; } 2>"$RAW/r${r}_$t.time"
         read -r busy1 steal1 total1 < <(sys_ticks)
         read -r up_u1 up_s1 < <(cpu_ticks "$PID_UP")
         read -r t_u1 t_s1 < <(cpu_ticks "${PID[$t]}")
+        acc1=$(upstream_accepts)
+        read -r rss hwm < <(rss_kb "${PID[$t]}")
         read -r wrk_u wrk_s < <(tail -n1 "$RAW/r${r}_$t.time")
         # CPU that neither wrk, the upstream nor the target used: other work on the machine.
         ours=$(( (t_u1 - t_u0) + (t_s1 - t_s0) ))
@@ -458,10 +660,69 @@ sys_ticks=$((t_s1 - t_s0))
 other_ticks=$(( (busy1 - busy0) - ours - wrk_ticks ))
 steal_ticks=$((steal1 - steal0))
 machine_ticks=$((total1 - total0))
+upstream_accepts=$((acc1 - acc0 - 1))
+rss_kb=$rss
+hwm_kb=$hwm
 EOF
         log "round $r/$ROUNDS $t: $(grep 'Requests/sec' "$RAW/r${r}_$t.wrk" | tr -s ' ')"
     done
 done
+
+# ---------------------------------------------------------------- fixed rate
+# p99 at a fixed share of the nginx proxy's median max req/s, open loop (examples/fixed_rate.rs: latency
+# from each request's scheduled send time, so a stall is charged to every request it delays).
+FIXED_TARGETS=(upstream nginxproxy)
+for t in gatehouse gatehouse_full; do
+    [[ " ${TARGETS[*]} " == *" $t "* ]] && FIXED_TARGETS+=("$t")
+done
+# Two rates: 50 % of the nginx proxy's median max req/s (the issue's), and a low one (10 %) that
+# every target serves without queueing, so its p99 is the latency a proxy adds, not a backlog.
+FIXED_PHASES=""
+declare -A FIXED_RATE=() FIXED_RATE_WANTED=()
+if [ "$FIXED" = 1 ]; then
+    NGX_MAX=$(cat "$RAW"/r*_nginxproxy.wrk | python3 -c '
+import re, statistics, sys
+rps = [float(x) for x in re.findall(r"Requests/sec:\s+([\d.]+)", sys.stdin.read())]
+print(int(statistics.median(rps)))')
+    [ "$NGX_MAX" -gt 0 ] || die "no nginx proxy req/s to take a share of"
+    fixed() { # $1 = target, $2 = rate, $3 = output file, rest = extra fixed_rate options
+        local t=$1 rate=$2 out=$3 h fr_hdr=()
+        shift 3
+        while IFS= read -r h; do [ -n "$h" ] && fr_hdr+=(--header "$h"); done <<<"${HDR[$t]:-}"
+        "${PIN_LOAD[@]}" "$FIXED_BIN" "${URL[$t]}" "$rate" --conns "$CONNS" "${fr_hdr[@]}" "$@" >"$out" \
+            || die "fixed_rate against $t failed"
+    }
+    for phase in half low; do
+        pct=$([ $phase = half ] && echo 50 || echo "${BENCH_FIXED_LOW_PCT:-10}")
+        rate=$((NGX_MAX * pct / 100))
+        FIXED_RATE_WANTED[$phase]=$rate
+        # The generator shares CPU 0 with the upstream: first make sure it keeps the rate, i.e.
+        # sends on time (send lag p99 <= 200 µs) and gets its answers at the rate. Each request
+        # costs it ~16 µs of CPU here (one wake-up, send and receive per request, unbatched), so 50 %
+        # of the nginx proxy can be beyond it: then step down 15 % at a time (RESULTS.md says so).
+        for attempt in 1 2 3 4 5 6 7; do
+            fixed upstream "$rate" "$RAW/fixed_check_$phase.txt" --duration 3 --warmup 1
+            achieved=$(awk -F= '$1 == "achieved_rate" { print $2 }' "$RAW/fixed_check_$phase.txt")
+            lag=$(awk -F= '$1 == "send_lag_p99_us" { print $2 }' "$RAW/fixed_check_$phase.txt")
+            if [ $((achieved * 100)) -ge $((rate * 97)) ] && [ "$lag" -le 200 ]; then break; fi
+            log "fixed_rate cannot keep $rate req/s beside the upstream (achieved $achieved, send lag p99 $lag µs)"
+            [ "$attempt" -lt 7 ] || die "fixed_rate keeps no rate here (last try $rate req/s)"
+            rate=$((rate * 85 / 100))
+        done
+        FIXED_RATE[$phase]=$rate
+        FIXED_PHASES="$FIXED_PHASES $phase"
+        log "fixed rate $rate req/s (wanted ${FIXED_RATE_WANTED[$phase]} = $pct % of the nginx proxy); the generator kept $achieved req/s against the upstream, send lag p99 $lag µs"
+        NF=${#FIXED_TARGETS[@]}
+        for r in $(seq "$ROUNDS"); do
+            for i in $(seq 0 $((NF - 1))); do
+                t=${FIXED_TARGETS[$(( (i + r - 1) % NF ))]}
+                kill -0 "${PID[$t]}" 2>/dev/null || die "$t died before fixed-rate round $r"
+                fixed "$t" "$rate" "$RAW/fr${r}_${phase}_$t.txt" --duration "$DURATION" --warmup "$WARMUP"
+                log "fixed-rate $phase round $r/$ROUNDS $t: $(grep -E '^(achieved_rate|p99_us)=' "$RAW/fr${r}_${phase}_$t.txt" | tr '\n' ' ')"
+            done
+        done
+    done
+fi
 
 # ---------------------------------------------------------------- report
 # Everything the report needs about how the numbers were made.
@@ -477,20 +738,32 @@ GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l)
 PINGORA_VERSION=$(awk '/^name = "pingora-core"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock 2>/dev/null || echo unknown)
 ROUNDS=$ROUNDS
+TARGETS=${TARGETS[*]}
+FIXED_TARGETS=$([ "$FIXED" = 1 ] && echo "${FIXED_TARGETS[*]}")
+FIXED_PHASES=$FIXED_PHASES
+FIXED_RATE_half=${FIXED_RATE[half]:-0}
+FIXED_RATE_WANTED_half=${FIXED_RATE_WANTED[half]:-0}
+FIXED_RATE_low=${FIXED_RATE[low]:-0}
+FIXED_RATE_WANTED_low=${FIXED_RATE_WANTED[low]:-0}
+BIG_ROUTES=$BIG_ROUTES
+BIG_CONSUMERS=$BIG_CONSUMERS
 DURATION=$DURATION
 WARMUP=$WARMUP
 CONNS=$CONNS
 THREADS=$THREADS
 PIN=$PIN
-CMD_WRK=${WRK[*]} -d${DURATION}s --latency URL
+CMD_WRK=${WRK[*]} -d${DURATION}s --latency -s p999.lua URL   (p999.lua: a done() that prints latency:percentile(99.9))
+CMD_FIXED=${PIN_LOAD[*]} target/release/examples/fixed_rate URL RATE --conns $CONNS --duration $DURATION --warmup $WARMUP
 CMD_UPSTREAM=${PIN_LOAD[*]} nginx -p DIR -c nginx.conf   (1 worker, return 200, ${#BODY}+1-byte body)
 CMD_NGINXPROXY=${PIN_PROXY[*]} nginx -p DIR -c nginx.conf   (1 worker, keepalive 64, proxy_http_version 1.1)
-CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H, local rate limit /limit/, cache hits /cache/; a second process with [limits] backend = "redis" for the Redis row; (j) is a third with [analytics] enabled = false)
+CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H, local rate limit /limit/, cache hits /cache/; a second process with [limits] backend = "redis" for the Redis row; (j) is a third with [analytics] enabled = false; header rewrite /hdr/, JSON rewrite /json/, full chain /full/ with X-API-Key and X-Debug)
+CMD_GATEHOUSE_BIG=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse-big.toml   (threads = 1; the bare and API-key routes plus $BIG_ROUTES APIs/routes under /r/N and $BIG_CONSUMERS consumers, one sha256 key each, from bench/big_config.py; the key sent is the middle consumer's)
 CMD_REDIS=${PIN_LOAD[*]} redis-server --port PORT --save "" --appendonly no   (its CPU is not in the Redis row's CPU columns)
 CMD_STOCKPINGORA=${PIN_PROXY[*]} target/release/examples/stock_pingora 127.0.0.1:PORT 127.0.0.1:UPSTREAM_PORT 1   (listen, upstream, threads)
 EOF
 cp "$WORK/nginxproxy/nginx.conf" "$RAW/nginxproxy.conf"
 cp "$WORK/gatehouse/gatehouse.toml" "$RAW/gatehouse.toml"
+cp "$WORK/upstream/nginx.conf" "$RAW/upstream.conf"
 tail -n 4 "$WORK/gatehouse-redis/gatehouse.toml" >"$RAW/gatehouse-redis-limits.toml"
 
-python3 "$ROOT/bench/e2e.py" "$RAW" "$ROOT/bench/RESULTS.md"
+python3 "$ROOT/bench/e2e.py" "$RAW" "${BENCH_OUT:-$ROOT/bench/RESULTS.md}"
