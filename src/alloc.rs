@@ -59,6 +59,18 @@ unsafe impl GlobalAlloc for Allocator {
     }
 }
 
+/// Keep this process on 4 KiB pages. mimalloc asks the kernel for transparent huge pages on its
+/// arenas, so each thread's first allocations fault in whole 2 MiB pages: the idle gateway held
+/// 45 MB instead of 29 MB, with no throughput gain measured for it. Called first thing in
+/// `main`: only the few pages touched before that may be huge.
+pub fn small_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes one integer argument and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

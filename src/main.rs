@@ -62,6 +62,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    gatehouse::alloc::small_pages();
     let mut cli = Cli::parse();
     // A daemon changes its working directory to `/`: keep the config path valid for reloads.
     if let Command::Serve { config, .. } | Command::Upgrade { config, .. } = &mut cli.command {

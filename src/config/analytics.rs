@@ -25,7 +25,7 @@ impl Default for AnalyticsConfig {
             flush_interval: HumanDuration(Duration::from_secs(5)),
             retention: HumanDuration(Duration::from_secs(7 * 86400)),
             hour_retention: HumanDuration(Duration::from_secs(90 * 86400)),
-            queue_size: 65536,
+            queue_size: 16384,
         }
     }
 }

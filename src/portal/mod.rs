@@ -105,7 +105,6 @@ pub fn state(
     } else {
         proxy
     };
-    accounts::warm_up();
     Ok(PortalState {
         runtime,
         shared,
