@@ -61,8 +61,19 @@ enum Command {
     HashKey,
 }
 
+/// `alloc::small_pages` before anything allocates: an `.init_array` entry runs ahead of the
+/// Rust runtime's own start-up (whose first allocations would otherwise fault in huge pages).
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static SMALL_PAGES_FIRST: extern "C" fn() = {
+    extern "C" fn small_pages() {
+        gatehouse::alloc::small_pages();
+    }
+    small_pages
+};
+
 fn main() -> ExitCode {
-    gatehouse::alloc::small_pages();
     let mut cli = Cli::parse();
     // A daemon changes its working directory to `/`: keep the config path valid for reloads.
     if let Command::Serve { config, .. } | Command::Upgrade { config, .. } = &mut cli.command {

@@ -55,6 +55,14 @@ fn link_ok(s: &str) -> bool {
 }
 
 pub fn validate(cfg: &Config, err: &mut Err) {
+    // Looked up by key, not by scanning every API for each (10,000 APIs made that quadratic).
+    let versions: std::collections::HashSet<(&str, &str)> =
+        cfg.apis.iter().map(|o| (o.name.as_str(), o.version.as_str())).collect();
+    let mut firsts: std::collections::HashMap<(&str, &str, &[String]), &super::ApiConfig> =
+        std::collections::HashMap::new();
+    for o in &cfg.apis {
+        firsts.entry((o.name.as_str(), o.base_path.as_str(), o.hosts.as_slice())).or_insert(o);
+    }
     for (i, a) in cfg.apis.iter().enumerate() {
         let p = format!("api[{i}]");
         if a.status == ApiStatus::Deprecated && a.deprecated_since.is_none() {
@@ -68,7 +76,7 @@ pub fn validate(cfg: &Config, err: &mut Err) {
         if let Some(v) = &a.successor {
             if v == &a.version {
                 err(format!("{p}.successor"), "names this version itself".into());
-            } else if !cfg.apis.iter().any(|o| o.name == a.name && &o.version == v) {
+            } else if !versions.contains(&(a.name.as_str(), v.as_str())) {
                 err(format!("{p}.successor"), format!("no version {v:?} of API {:?}", a.name));
             }
         }
@@ -84,7 +92,7 @@ pub fn validate(cfg: &Config, err: &mut Err) {
             err(format!("{p}.version_header"), format!("{:?} is not a header name", a.version_header));
         }
         // Versions sharing a base path are picked by one header.
-        let first = cfg.apis.iter().find(|o| o.name == a.name && o.base_path == a.base_path && o.hosts == a.hosts);
+        let first = firsts.get(&(a.name.as_str(), a.base_path.as_str(), a.hosts.as_slice())).copied();
         if let Some(f) = first.filter(|f| f.version_header != a.version_header) {
             err(
                 format!("{p}.version_header"),
