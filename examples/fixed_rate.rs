@@ -42,7 +42,8 @@ fn parse_args() -> Plan {
         println!("self_check=ok");
         std::process::exit(0);
     }
-    let rate: f64 = it.next().and_then(|r| r.parse().ok()).filter(|r: &f64| r.is_finite() && *r > 0.0).unwrap_or_else(|| usage());
+    let rate: f64 =
+        it.next().and_then(|r| r.parse().ok()).filter(|r: &f64| r.is_finite() && *r > 0.0).unwrap_or_else(|| usage());
     let rest = url.strip_prefix("http://").unwrap_or_else(|| usage());
     let (host, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -52,7 +53,8 @@ fn parse_args() -> Plan {
         eprintln!("fixed_rate: cannot resolve {host}");
         std::process::exit(2)
     });
-    let (mut conns, mut duration, mut warmup, mut headers) = (50, Duration::from_secs(10), Duration::from_secs(2), String::new());
+    let (mut conns, mut duration, mut warmup, mut headers) =
+        (50, Duration::from_secs(10), Duration::from_secs(2), String::new());
     let secs = |v: Option<String>| {
         let s = v.and_then(|s| s.parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0);
         Duration::from_secs_f64(s.unwrap_or_else(|| usage()))
@@ -101,8 +103,8 @@ fn cpu_us() -> (u64, u64) {
 
 fn main() {
     let plan = parse_args();
-    let Stats { mut latencies, mut send_lags, non2xx, errors, answered, measured_span } =
-        generator::run(&plan).unwrap_or_else(|e| {
+    let Stats { mut latencies, mut send_lags, non2xx, errors, answered, measured_span } = generator::run(&plan)
+        .unwrap_or_else(|e| {
             eprintln!("fixed_rate: {e}");
             std::process::exit(1)
         });

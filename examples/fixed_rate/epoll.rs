@@ -41,13 +41,7 @@ impl Epoll {
         // SAFETY: events is a valid buffer of events.len() entries; ts lives across the call; a
         // null signal mask leaves the mask alone.
         let n = unsafe {
-            libc::epoll_pwait2(
-                self.0.as_raw_fd(),
-                events.as_mut_ptr(),
-                events.len() as i32,
-                ts_ptr,
-                std::ptr::null(),
-            )
+            libc::epoll_pwait2(self.0.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, ts_ptr, std::ptr::null())
         };
         match n {
             n if n >= 0 => Ok(n as usize),

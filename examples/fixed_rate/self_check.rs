@@ -15,11 +15,16 @@ type Answer = (Vec<&'static [u8]>, u16);
 
 fn good_answers() -> Vec<Answer> {
     let big: &'static [u8] = Box::leak(
-        [b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec(), vec![b'x'; 100_000]].concat().into_boxed_slice(),
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec(), vec![b'x'; 100_000]]
+            .concat()
+            .into_boxed_slice(),
     );
     vec![
         (vec![b"HTTP/1.1 200 OK\r\nContent-Le", b"ngth: 5\r\n\r\nhel", b"lo"], 200),
-        (vec![b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=1\r", b"\nwiki\r\n0\r\nT: 1\r\n", b"\r\n"], 200),
+        (
+            vec![b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=1\r", b"\nwiki\r\n0\r\nT: 1\r\n", b"\r\n"],
+            200,
+        ),
         (vec![b"HTTP/1.1 204 No Content\r\n\r\n"], 204),
         (vec![b"HTTP/1.1 304 Not Modified\r\nETag: \"1\"\r\n\r\n"], 304),
         (vec![b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"], 200),
