@@ -1,6 +1,6 @@
 //! Open-loop HTTP/1.1 load at a fixed rate, for `bench/e2e.sh` (wrk has no fixed-rate mode).
 //!
-//! `fixed_rate URL RATE [--conns N] [--duration S] [--warmup S] [--header "Name: value"]...`
+//! `fixed_rate URL RATE [--conns N] [--duration S] [--warmup S] [--slack-us N] [--header "Name: value"]...`
 //! `fixed_rate --self-check` (framing and accounting against scripted local servers)
 //!
 //! N keep-alive connections share RATE requests/s; connection c sends its i-th request at
@@ -29,7 +29,7 @@ use std::time::Duration;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: fixed_rate http://HOST:PORT/PATH RATE [--conns N] [--duration S] [--warmup S] [--header 'K: V']...\n       fixed_rate --self-check"
+        "usage: fixed_rate http://HOST:PORT/PATH RATE [--conns N] [--duration S] [--warmup S] [--slack-us N] [--header 'K: V']...\n       fixed_rate --self-check"
     );
     std::process::exit(2)
 }
@@ -55,15 +55,26 @@ fn parse_args() -> Plan {
     });
     let (mut conns, mut duration, mut warmup, mut headers) =
         (50, Duration::from_secs(10), Duration::from_secs(2), String::new());
+    let mut slack = Duration::ZERO;
     let secs = |v: Option<String>| {
-        let s = v.and_then(|s| s.parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0);
-        Duration::from_secs_f64(s.unwrap_or_else(|| usage()))
+        // try_from refuses what from_secs_f64 would panic on: negative, NaN, too large.
+        v.and_then(|s| s.parse::<f64>().ok())
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .unwrap_or_else(|| usage())
     };
     while let Some(flag) = it.next() {
         match flag.as_str() {
-            "--conns" => conns = it.next().and_then(|s| s.parse().ok()).filter(|n| *n > 0).unwrap_or_else(|| usage()),
+            "--conns" => {
+                conns = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|n| (1..=100_000).contains(n))
+                    .unwrap_or_else(|| usage())
+            }
             "--duration" => duration = secs(it.next()),
             "--warmup" => warmup = secs(it.next()),
+            // Timer slack: 0 (default) sends at each slot; more costs send lag, saves CPU.
+            "--slack-us" => slack = secs(it.next()) / 1_000_000,
             "--header" => {
                 let h = it.next().filter(|h| !h.contains(['\r', '\n'])).unwrap_or_else(|| usage());
                 headers.push_str(&h);
@@ -81,6 +92,7 @@ fn parse_args() -> Plan {
         duration,
         // As long again as the run (at least 5 s) for a server that fell behind to catch up.
         drain: duration.max(Duration::from_secs(5)),
+        timer_slack: slack,
     }
 }
 

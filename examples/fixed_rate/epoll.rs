@@ -53,9 +53,12 @@ impl Epoll {
     }
 }
 
-/// Timer slack defaults to 50 µs for ordinary threads: the kernel may wake us that late on
-/// purpose. Ask for 1 ns so a timeout ends at the slot, not up to 50 µs past it.
-pub fn precise_timeouts() {
+/// Timer slack defaults to 50 µs for ordinary threads: the kernel may wake us that much past a
+/// timeout so that wake-ups coalesce. By default (`slack` zero) ask for 1 ns, so each request
+/// goes out at its slot; a larger slack trades send lag for CPU (on the bench VM at 50k req/s:
+/// 50 µs of slack took ~13 µs of CPU per request down to ~8, and the send lag p99 from ~40 to ~90 µs).
+pub fn set_timer_slack(slack: Duration) {
+    let ns = (slack.as_nanos() as libc::c_ulong).max(1);
     // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack.
-    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns) };
 }

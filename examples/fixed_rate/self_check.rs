@@ -90,6 +90,7 @@ fn plan(addr: SocketAddr, rate: f64, conns: usize, secs: f64, drain: f64) -> Pla
         warmup: Duration::ZERO,
         duration: Duration::from_secs_f64(secs),
         drain: Duration::from_secs_f64(drain),
+        timer_slack: Duration::ZERO,
     }
 }
 
