@@ -67,13 +67,14 @@ fn answer_requests(mut stream: TcpStream, answers: Option<&[Answer]>, close: boo
             let Some(answers) = answers else { continue };
             let (pieces, status) = &answers[next % answers.len()];
             next += 1;
+            // Counted before it is sent: once the generator has the answer, the count has it too.
+            served.answers.fetch_add(1, Ordering::Relaxed);
+            served.non2xx.fetch_add(!(200..300).contains(status) as u64, Ordering::Relaxed);
             for piece in pieces {
                 if stream.write_all(piece).is_err() {
                     return;
                 }
             }
-            served.answers.fetch_add(1, Ordering::Relaxed);
-            served.non2xx.fetch_add(!(200..300).contains(status) as u64, Ordering::Relaxed);
             if close {
                 return;
             }
