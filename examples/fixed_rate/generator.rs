@@ -58,6 +58,8 @@ struct Conn {
     in_flight: Option<u64>,
     /// Bytes of the request written so far; below its length we wait for EPOLLOUT.
     written: usize,
+    /// When it last became free (ns since the base): free before a slot means idle at it.
+    free_since: u64,
 }
 
 struct Generator<'a> {
@@ -90,6 +92,7 @@ pub fn run(plan: &Plan) -> io::Result<Stats> {
                 released: 0,
                 in_flight: None,
                 written: 0,
+                free_since: 0,
             })
             .collect(),
         base,
@@ -140,12 +143,14 @@ impl Generator<'_> {
             let now = self.now();
             while next_k < slots && self.slot_ns(next_k) <= now {
                 let c = (next_k % self.plan.conns as u64) as usize;
+                let slot = self.slot_ns(next_k);
                 let conn = &mut self.conns[c];
                 conn.released += 1;
                 if conn.in_flight.is_none() {
-                    // Idle at its slot: how late it goes out is the generator's own lag.
-                    let on_time = conn.next + 1 == conn.released;
-                    self.send(c, on_time);
+                    // Free before its slot: how late it goes out is the generator's own lag. (A
+                    // connection freed after its slot was late because of the server.)
+                    let idle_at_slot = conn.next + 1 == conn.released && conn.free_since <= slot;
+                    self.send(c, idle_at_slot);
                 }
                 next_k += 1;
             }
@@ -293,6 +298,7 @@ impl Generator<'_> {
     fn answered(&mut self, c: usize, status: u16) {
         let now = self.now();
         let slot = self.conns[c].in_flight.take().expect("an answer to a request in flight");
+        self.conns[c].free_since = now;
         self.stats.answered += 1;
         if slot >= self.measure_ns {
             self.stats.latencies.push(micros(now.saturating_sub(slot)));
@@ -309,6 +315,7 @@ impl Generator<'_> {
     fn fail(&mut self, c: usize) {
         let conn = &mut self.conns[c];
         conn.stream = None; // closing the socket also takes it out of the epoll set
+        conn.free_since = self.base.elapsed().as_nanos() as u64;
         if let Some(slot) = conn.in_flight.take() {
             if slot >= self.measure_ns {
                 self.stats.errors += 1;
