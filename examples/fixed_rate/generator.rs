@@ -60,6 +60,8 @@ struct Conn {
     written: usize,
     /// When it last became free (ns since the base): free before a slot means idle at it.
     free_since: u64,
+    /// EPOLLOUT is asked for (a write did not go out whole).
+    awaits_out: bool,
 }
 
 struct Generator<'a> {
@@ -93,6 +95,7 @@ pub fn run(plan: &Plan) -> io::Result<Stats> {
                 in_flight: None,
                 written: 0,
                 free_since: 0,
+                awaits_out: false,
             })
             .collect(),
         base,
@@ -183,7 +186,7 @@ impl Generator<'_> {
         stream.set_nonblocking(true)?;
         self.epoll.register(stream.as_raw_fd(), c, false, false)?;
         let conn = &mut self.conns[c];
-        (conn.start, conn.end, conn.reader) = (0, 0, ResponseReader::default());
+        (conn.start, conn.end, conn.reader, conn.awaits_out) = (0, 0, ResponseReader::default(), false);
         conn.stream = Some(stream);
         Ok(())
     }
@@ -210,13 +213,13 @@ impl Generator<'_> {
         let request = &plan.request[..];
         let conn = &mut self.conns[c];
         let Some(stream) = conn.stream.as_ref() else { return };
-        let was_waiting = conn.written > 0;
         while conn.written < request.len() {
             match (&*stream).write(&request[conn.written..]) {
                 Ok(n) => conn.written += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Rare (a full send buffer): ask for EPOLLOUT until the rest is out.
+                    conn.awaits_out = true;
                     if self.epoll.register(stream.as_raw_fd(), c, true, true).is_err() {
                         self.fail(c);
                     }
@@ -225,8 +228,11 @@ impl Generator<'_> {
                 Err(_) => return self.fail(c),
             }
         }
-        if was_waiting && self.epoll.register(stream.as_raw_fd(), c, false, true).is_err() {
-            self.fail(c);
+        if conn.awaits_out {
+            conn.awaits_out = false;
+            if self.epoll.register(stream.as_raw_fd(), c, false, true).is_err() {
+                self.fail(c);
+            }
         }
     }
 
