@@ -360,7 +360,7 @@ def problems(runs):
 def fixed_section(meta, fsums):
     if not fsums:
         return "Not run (BENCH_FIXED=0)."
-    out = [f"""`examples/fixed_rate.rs` sends each request at its scheduled time (a timerfd per connection) over
+    out = [f"""`examples/fixed_rate.rs` sends each request at its scheduled time (one epoll loop, woken at each slot) over
 {meta['CONNS']} keep-alive connections and measures latency from that time, so a stall is charged to every
 request it delays (no coordinated omission). {meta['WARMUP']} s warm-up then {meta['DURATION']} s measured per run,
 {meta['ROUNDS']} interleaved round(s), medians (errors and non-2xx summed). It runs on CPU 0 with the upstream:
@@ -375,8 +375,8 @@ connection was never idle at its slot, i.e. the target was behind all run."""]
         if rate < wanted:
             title += f" (not the {wanted:,} wanted)"
             why = (f"**Not the {wanted:,} req/s wanted**: the generator could not send on time at that rate beside "
-                      f"the upstream on CPU 0 (each request costs it one wake-up, a send and a receive, unbatched, "
-                      f"~16 µs of CPU on this VM), so the script stepped down 15 % at a time until it did. ")
+                      f"the upstream on CPU 0 ({fmt(check.get('cpu_us_per_request'), '.1f')} µs of its CPU per request in the "
+                      f"last check), so the script stepped down 15 % at a time until it did. ")
         over = [LABEL[t] for t in fsum if RUNS_RPS.get(t) and RUNS_RPS[t] < rate * 1.25]
         note = ""
         if over:
@@ -385,7 +385,7 @@ connection was never idle at its slot, i.e. the target was behind all run."""]
                     f" achieved rate falls short the queue grows all run and the latencies measure that backlog.")
         out.append(f"""### {'50 % of the nginx proxy' if phase == 'half' else 'Low rate'}: {title}
 {why}Generator check against the upstream: {fmt(check.get('achieved_rate'), ',.0f')} req/s, send lag p99
-{fmt(check.get('send_lag_p99_us'), '.0f')} µs.
+{fmt(check.get('send_lag_p99_us'), '.0f')} µs, {fmt(check.get('cpu_us_per_request'), '.1f')} µs of the generator's CPU per request.
 
 {fixed_table(fsum)}
 
