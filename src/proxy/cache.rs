@@ -118,9 +118,9 @@ pub fn serve_stale(error: Option<&Error>) -> bool {
     error.is_none_or(|e| *e.esource() != ErrorSource::Downstream)
 }
 
-/// `response_filter`: `Cache-Status`, and the invalidation an unsafe request earned.
 static CACHE_STATUS: http::HeaderName = http::HeaderName::from_static("cache-status");
 
+/// `response_filter`: `Cache-Status`, and the invalidation an unsafe request earned.
 pub fn on_response(cache: &Cache, session: &Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
     if ctx.cache.policy.is_none() {
         return Ok(());
