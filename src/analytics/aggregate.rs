@@ -45,7 +45,7 @@ struct Rollups {
 /// An event's row key borrowed from the event. It hashes exactly like `RollupKey` (the same
 /// fields in the same order; a `&str` hashes like a `String`), so the row of a known key is
 /// found without building one — five strings allocated per request otherwise.
-#[derive(Hash)]
+#[derive(Hash, Clone, Copy)]
 struct KeyRef<'a> {
     start: i64,
     api: &'a str,
@@ -239,5 +239,24 @@ mod tests {
         assert_eq!(r.rows.len(), 9);
         assert!(r.rows.keys().all(|k| k.start >= 120));
         assert_eq!(r.dirty().len(), 9);
+    }
+
+    #[test]
+    fn a_borrowed_key_finds_its_row() {
+        let mut r = Rollups::default();
+        let owned = RollupKey {
+            start: 60,
+            api: "a".into(),
+            version: "v1".into(),
+            operation: "/x".into(),
+            consumer: "c".into(),
+            status_class: "2xx".into(),
+        };
+        r.rows.entry(owned.clone()).or_default().roll.count = 7;
+        let k = KeyRef { start: 60, api: "a", version: "v1", operation: "/x", consumer: "c", status_class: "2xx" };
+        assert_eq!(r.rows.get(&k).map(|m| m.roll.count), Some(7));
+        assert!(r.rows.get(&KeyRef { consumer: "", ..k }).is_none());
+        assert!(r.rows.get(&KeyRef { start: 120, ..k }).is_none());
+        assert_eq!(k.to_owned(), owned);
     }
 }
