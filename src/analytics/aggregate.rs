@@ -67,7 +67,7 @@ impl hashbrown::Equivalent<RollupKey> for KeyRef<'_> {
 }
 
 impl KeyRef<'_> {
-    fn to_owned(&self) -> RollupKey {
+    fn owned(self) -> RollupKey {
         RollupKey {
             start: self.start,
             api: self.api.to_string(),
@@ -92,7 +92,7 @@ impl Rollups {
         };
         let m = match self.rows.get_mut(&key) {
             Some(m) => m,
-            None => self.rows.entry(key.to_owned()).or_default(),
+            None => self.rows.entry(key.owned()).or_default(),
         };
         m.dirty = true;
         m.roll.count += 1;
@@ -257,6 +257,6 @@ mod tests {
         assert_eq!(r.rows.get(&k).map(|m| m.roll.count), Some(7));
         assert!(r.rows.get(&KeyRef { consumer: "", ..k }).is_none());
         assert!(r.rows.get(&KeyRef { start: 120, ..k }).is_none());
-        assert_eq!(k.to_owned(), owned);
+        assert_eq!(k.owned(), owned);
     }
 }
