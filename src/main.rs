@@ -14,7 +14,7 @@ use std::process::ExitCode;
 const LOG_DEFAULT: &str = "warn,gatehouse=info,pingora_core::server::transfer_fd=off";
 
 #[global_allocator]
-static GLOBAL: gatehouse::alloc::Allocator = gatehouse::alloc::Allocator;
+static GLOBAL: gatehouse::process::alloc::Allocator = gatehouse::process::alloc::Allocator;
 
 #[derive(Parser)]
 #[command(name = "gatehouse", version, about = "API gateway and API management on Pingora")]
@@ -68,7 +68,7 @@ enum Command {
 #[link_section = ".init_array"]
 static SMALL_PAGES_FIRST: extern "C" fn() = {
     extern "C" fn small_pages() {
-        gatehouse::alloc::small_pages();
+        gatehouse::process::alloc::small_pages();
     }
     small_pages
 };
@@ -85,12 +85,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Serve { config, upgrade, daemon } => {
-            gatehouse::lifecycle::ignore_early_sighup();
+            gatehouse::process::drain::ignore_early_sighup();
             let loaded = match load(&config) {
                 Ok(l) => l,
                 Err(code) => return code,
             };
-            match gatehouse::server::serve(loaded, gatehouse::server::ServeOptions { upgrade, daemon }) {
+            match gatehouse::process::server::serve(loaded, gatehouse::process::server::ServeOptions { upgrade, daemon }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("{e}");
@@ -155,7 +155,7 @@ fn upgrade(path: &std::path::Path, timeout: std::time::Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match gatehouse::upgrade::upgrade(&loaded, &exe, timeout) {
+    match gatehouse::process::upgrade::upgrade(&loaded, &exe, timeout) {
         Ok(u) => {
             println!("upgraded: pid {} is draining, pid {} is serving", u.old_pid, u.new_pid);
             ExitCode::SUCCESS

@@ -7,7 +7,7 @@
 
 pub mod adaptor;
 mod analytics;
-mod cache;
+mod purge;
 mod consumers;
 mod handlers;
 pub mod problem;
@@ -16,7 +16,7 @@ mod subscriptions;
 pub use adaptor::{AxumApp, ClientAddr, Limits};
 pub use problem::{Problem, RequestId};
 
-use crate::reload::Reloader;
+use crate::process::reload::Reloader;
 use crate::runtime::{RuntimeHandle, Shared};
 use axum::extract::{Request, State};
 use axum::handler::Handler;
@@ -78,7 +78,7 @@ pub fn routes() -> Routes {
         .add(Method::GET, "/clusters", clusters)
         .add(Method::POST, "/reload", reload)
         .add(Method::GET, "/openapi.json", openapi)
-        .add(Method::DELETE, "/cache", cache::purge)
+        .add(Method::DELETE, "/cache", purge::purge)
         .add(Method::GET, "/consumers", consumers::list)
         .add(Method::POST, "/consumers", consumers::create)
         .add(Method::GET, "/consumers/{name}", consumers::get)

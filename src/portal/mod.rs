@@ -20,7 +20,7 @@ mod session;
 mod usage;
 
 use crate::admin::{AxumApp, Limits};
-use crate::reload::Reloader;
+use crate::process::reload::Reloader;
 use crate::runtime::{RuntimeHandle, Shared};
 use axum::routing::{get, post};
 use axum::Router;

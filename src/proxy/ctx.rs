@@ -45,7 +45,7 @@ pub struct RequestCtx {
     /// A concurrency-limit slot, given back when the context is dropped (however the request ends).
     pub in_flight: Option<crate::limits::InFlight>,
     /// The request's dealings with the response cache.
-    pub cache: super::cache::CacheCtx,
+    pub cache: super::cache_hooks::CacheCtx,
     /// The request body as read whole before forwarding (request validation), replayed as is.
     pub request_body: Option<bytes::Bytes>,
     /// The upstream's answer being checked against the spec (`validate_responses`).

@@ -2,7 +2,7 @@
 //! helper so the request's path through DESIGN §3 reads top to bottom.
 
 pub mod body;
-mod cache;
+mod cache_hooks;
 pub mod compress;
 pub mod ctx;
 mod edit;
@@ -54,7 +54,7 @@ impl ProxyHttp for Gateway {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         // PURGE is about the cache key, not a route: a path no route takes may still be stored.
         if ctx.reject.as_ref().is_none_or(|p| matches!(p.status, 404 | 405))
-            && cache::purge(&self.shared, session, ctx).await?
+            && cache_hooks::purge(&self.shared, session, ctx).await?
         {
             return Ok(true);
         }
@@ -105,16 +105,16 @@ impl ProxyHttp for Gateway {
     }
 
     fn request_cache_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
-        cache::enable(&self.shared.cache, session, ctx);
+        cache_hooks::enable(&self.shared.cache, session, ctx);
         Ok(())
     }
 
     fn cache_key_callback(&self, session: &Session, ctx: &mut RequestCtx) -> Result<pingora_cache::CacheKey> {
-        cache::cache_key(session, ctx)
+        cache_hooks::cache_key(session, ctx)
     }
 
     fn cache_miss(&self, session: &mut Session, ctx: &mut RequestCtx) {
-        cache::on_miss(ctx);
+        cache_hooks::on_miss(ctx);
         session.cache.cache_miss();
     }
 
@@ -126,7 +126,7 @@ impl ProxyHttp for Gateway {
         is_fresh: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<pingora_cache::ForcedFreshness>> {
-        Ok(cache::on_hit(session, meta, is_fresh, ctx))
+        Ok(cache_hooks::on_hit(session, meta, is_fresh, ctx))
     }
 
     fn response_cache_filter(
@@ -135,7 +135,7 @@ impl ProxyHttp for Gateway {
         resp: &ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<pingora_cache::RespCacheable> {
-        Ok(cache::cacheable(session, resp, ctx))
+        Ok(cache_hooks::cacheable(session, resp, ctx))
     }
 
     fn cache_vary_filter(
@@ -144,11 +144,11 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
         req: &RequestHeader,
     ) -> Option<pingora_cache::key::HashBinary> {
-        cache::variance(meta, ctx, req)
+        cache_hooks::variance(meta, ctx, req)
     }
 
     fn should_serve_stale(&self, _s: &mut Session, _ctx: &mut RequestCtx, error: Option<&Error>) -> bool {
-        cache::serve_stale(error)
+        cache_hooks::serve_stale(error)
     }
 
     async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
@@ -250,7 +250,7 @@ impl ProxyHttp for Gateway {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        cache::on_response(&self.shared.cache, session, resp, ctx)?;
+        cache_hooks::on_response(&self.shared.cache, session, resp, ctx)?;
         compress::on_response(session, resp, ctx)?;
         // The per-request headers (rate limits, lifecycle) move in (replacing any from upstream)
         // before the response plugins run, so a route's `remove_headers` can still drop them.

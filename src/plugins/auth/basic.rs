@@ -2,7 +2,7 @@
 //! on purpose, so it runs on the blocking pool, and a success is remembered for a minute keyed by
 //! the sha256 of the whole `Authorization` value (failures are not cached).
 
-use super::cache::TtlCache;
+use super::ttl_cache::TtlCache;
 use super::{sha256, Consumer, Consumers};
 use base64::Engine;
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! `consumer_claim` (default `sub`) must name a `[[consumer]]`, as Kong's JWT plugin requires a
 //! credential's consumer: a valid token of an unknown consumer is refused with 401.
 
-use super::cache::TtlCache;
+use super::ttl_cache::TtlCache;
 use super::jwks::{read_file, JwksMemory, JwksSource, JwksUrl, Keys};
 use super::{Consumer, Consumers};
 use crate::config::{ConfigError, JwtIssuerConfig, LoadedConfig};

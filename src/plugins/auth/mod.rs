@@ -7,7 +7,7 @@
 
 pub mod api_key;
 pub mod basic;
-mod cache;
+mod ttl_cache;
 pub mod jwks;
 pub mod jwt;
 
@@ -110,7 +110,7 @@ pub struct AuthShared {
     /// is still looked up each time, so a revoked key fails at once. Like the JWT cache it
     /// holds only keys that were valid, and compares a presented key with a cached one only
     /// after their randomly seeded SipHashes agree.
-    key_digests: cache::TtlCache<Box<[u8]>, [u8; 32]>,
+    key_digests: ttl_cache::TtlCache<Box<[u8]>, [u8; 32]>,
 }
 
 /// Entries in the API key digest cache (it is emptied when full) and how long one is kept.
@@ -133,7 +133,7 @@ impl AuthShared {
             jwt,
             basic: Arc::new(basic::BasicVerifier::new(consumers)),
             store: store.clone(),
-            key_digests: cache::TtlCache::new(KEY_DIGESTS),
+            key_digests: ttl_cache::TtlCache::new(KEY_DIGESTS),
         }
     }
 }

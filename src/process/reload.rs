@@ -194,7 +194,7 @@ impl BackgroundService for SighupService {
             }
         };
         // Only now is a SIGHUP sure to be seen (before, it is ignored): tell `gatehouse upgrade`.
-        if let Err(e) = crate::lifecycle::write_pid_file(&self.ready_file) {
+        if let Err(e) = crate::process::drain::write_pid_file(&self.ready_file) {
             log::warn!("cannot write {}: {e}", self.ready_file.display());
         }
         loop {

@@ -3,11 +3,11 @@
 
 use crate::access_log::AccessLog;
 use crate::config::LoadedConfig;
-use crate::conn::{HeadDeadline, PerIpCap};
-use crate::handover::FirstRequestGate;
-use crate::lifecycle::{self, DrainService};
+use crate::process::connections::{HeadDeadline, PerIpCap};
+use crate::process::handover::FirstRequestGate;
+use crate::process::drain::{self, DrainService};
 use crate::proxy::Gateway;
-use crate::reload::{Reloader, SighupService};
+use crate::process::reload::{Reloader, SighupService};
 use crate::runtime::{self, Shared};
 use crate::upstream::health::HealthService;
 use arc_swap::ArcSwap;
@@ -59,7 +59,7 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     // before any fork, so `gatehouse upgrade` must send SIGQUIT while this process waits.
     server.bootstrap();
     if !opts.daemon {
-        lifecycle::write_pid_file(&files.pid_file)
+        drain::write_pid_file(&files.pid_file)
             .map_err(|e| StartError::Io(format!("server.pid_file {}", files.pid_file.display()), e))?;
     }
 

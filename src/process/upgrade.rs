@@ -7,8 +7,8 @@
 //! untouched.
 
 use crate::config::LoadedConfig;
-use crate::lifecycle::{read_pid, running_pid, signal};
-use crate::server::ProcessFiles;
+use crate::process::drain::{read_pid, running_pid, signal};
+use crate::process::server::ProcessFiles;
 use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
