@@ -5,6 +5,7 @@ pub mod admin;
 pub mod analytics;
 pub mod cache;
 pub mod config;
+pub mod consumers;
 pub mod echo;
 pub mod limits;
 pub mod metrics;

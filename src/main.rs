@@ -90,7 +90,10 @@ fn main() -> ExitCode {
                 Ok(l) => l,
                 Err(code) => return code,
             };
-            match gatehouse::process::server::serve(loaded, gatehouse::process::server::ServeOptions { upgrade, daemon }) {
+            match gatehouse::process::server::serve(
+                loaded,
+                gatehouse::process::server::ServeOptions { upgrade, daemon },
+            ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("{e}");

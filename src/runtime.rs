@@ -206,7 +206,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
     if let Some(Err(e)) = cfg.portal.as_ref().map(|p| crate::config::portal::read_logo(loaded, p)) {
         errors.push(e);
     }
-    let auth = Arc::new(AuthShared::build(loaded, &shared.jwks, &shared.store, &mut errors));
+    let auth = Arc::new(AuthShared::build(loaded, &shared.jwks, &shared.store.tables, &mut errors));
     let plans = Arc::new(crate::limits::Plans::build(loaded));
     let backend = Arc::new(limits_backend(cfg, shared, &mut errors));
     let limit_setup = crate::plugins::rate_limit::LimitSetup {

@@ -215,7 +215,7 @@ async fn a_read_only_disk_under_the_sqlite_store() {
          [[consumer]]\nname = \"filed\"\napi_keys = [\"sha256:{}\"]\n\n\
          [store]\nurl = \"sqlite://{}/store.db\"\nresync_interval = \"1s\"\n\n[analytics]\nflush_interval = \"200ms\"\n",
         up.addr,
-        gatehouse::store::keys::hex(&gatehouse::plugins::auth::sha256(key.as_bytes())),
+        gatehouse::store::keys::hex(&gatehouse::consumers::sha256(key.as_bytes())),
         at.path().display()
     );
     let g = Gateway::start(&body).await;

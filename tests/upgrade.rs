@@ -73,7 +73,7 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(pid) = self.pid_file_value() {
-                if Some(pid) != not && gatehouse::lifecycle::is_alive(pid) {
+                if Some(pid) != not && gatehouse::process::drain::is_alive(pid) {
                     return pid;
                 }
             }
@@ -100,20 +100,20 @@ impl Daemon {
     }
 
     fn signal(&self, pid: i32, sig: i32) {
-        gatehouse::lifecycle::signal(pid, sig).expect("signal the gateway");
+        gatehouse::process::drain::signal(pid, sig).expect("signal the gateway");
     }
 
     /// Wait until `pid` has exited (bounded).
     async fn wait_exit(&self, pid: i32, secs: u64) {
         let what = format!("pid {pid} to exit");
-        eventually(secs, &what, || async move { !gatehouse::lifecycle::is_alive(pid) }).await;
+        eventually(secs, &what, || async move { !gatehouse::process::drain::is_alive(pid) }).await;
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
         for pid in self.pids.lock().unwrap().iter() {
-            let _ = gatehouse::lifecycle::signal(*pid, libc::SIGKILL);
+            let _ = gatehouse::process::drain::signal(*pid, libc::SIGKILL);
         }
     }
 }
@@ -224,7 +224,7 @@ async fn upgrades_and_reloads_under_load_lose_nothing() {
             assert!(
                 Instant::now() < deadline,
                 "reload {round} (SIGHUP to pid {new}, alive: {}) not answering:\n{}",
-                gatehouse::lifecycle::is_alive(new),
+                gatehouse::process::drain::is_alive(new),
                 d.log_text()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -276,7 +276,7 @@ async fn failed_upgrade_leaves_the_old_process_serving() {
     let err = d.upgrade().await.expect_err("an invalid config cannot be upgraded to");
     assert!(d.log_text().contains("server.listen"), "check's message: {err}");
     assert_eq!(d.pid_file_value(), Some(pid));
-    assert!(gatehouse::lifecycle::is_alive(pid));
+    assert!(gatehouse::process::drain::is_alive(pid));
     assert_eq!(request(d.addr, "GET", "/load/x", &[], b"").await.status, 200);
 }
 

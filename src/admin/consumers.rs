@@ -114,7 +114,7 @@ fn consumer_json(c: &ConsumerRow) -> Value {
     })
 }
 
-fn config_consumer_json(c: &crate::plugins::auth::Consumer) -> Value {
+fn config_consumer_json(c: &crate::consumers::Consumer) -> Value {
     json!({
         "name": c.name, "plan": c.plan, "groups": c.groups, "metadata": {}, "source": "config", "read_only": true,
     })

@@ -7,10 +7,10 @@
 
 pub mod adaptor;
 mod analytics;
-mod purge;
 mod consumers;
 mod handlers;
 pub mod problem;
+mod purge;
 mod subscriptions;
 
 pub use adaptor::{AxumApp, ClientAddr, Limits};

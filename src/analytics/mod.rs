@@ -6,7 +6,7 @@
 pub mod aggregate;
 pub mod hist;
 
-use crate::plugins::auth::Consumer;
+use crate::consumers::Consumer;
 use crate::runtime::Route;
 use crossbeam_queue::ArrayQueue;
 use prometheus::IntCounter;

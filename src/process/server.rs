@@ -4,10 +4,10 @@
 use crate::access_log::AccessLog;
 use crate::config::LoadedConfig;
 use crate::process::connections::{HeadDeadline, PerIpCap};
-use crate::process::handover::FirstRequestGate;
 use crate::process::drain::{self, DrainService};
-use crate::proxy::Gateway;
+use crate::process::handover::FirstRequestGate;
 use crate::process::reload::{Reloader, SighupService};
+use crate::proxy::Gateway;
 use crate::runtime::{self, Shared};
 use crate::upstream::health::HealthService;
 use arc_swap::ArcSwap;

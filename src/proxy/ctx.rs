@@ -36,7 +36,7 @@ pub struct RequestCtx {
     /// added to the upstream's answer and to gateway-made ones such as 401 or 429).
     pub cors: Vec<(http::HeaderName, HeaderValue)>,
     /// Set by authentication (DESIGN §3 step 3) for every later step.
-    pub consumer: Option<Arc<crate::plugins::auth::Consumer>>,
+    pub consumer: Option<Arc<crate::consumers::Consumer>>,
     /// The verified JWT, when that is how the consumer authenticated.
     pub token: Option<Arc<crate::plugins::auth::jwt::Verified>>,
     /// Headers for the answer, whoever makes it (the upstream or the gateway): rate-limit state,

@@ -24,7 +24,7 @@ pub fn generate() -> Result<NewKey, getrandom::Error> {
     getrandom::getrandom(&mut id)?;
     let secret = format!("{KEY_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret));
     Ok(NewKey {
-        hash: hex(&crate::plugins::auth::sha256(secret.as_bytes())),
+        hash: hex(&crate::consumers::sha256(secret.as_bytes())),
         prefix: secret[..DISPLAY_LEN].to_string(),
         id: hex(&id),
         secret,
@@ -47,7 +47,7 @@ mod tests {
         assert_ne!(a.secret, b.secret);
         assert_ne!(a.id, b.id);
         assert!(a.secret.starts_with(&a.prefix));
-        assert_eq!(crate::plugins::auth::parse_hex32(&a.hash), Some(crate::plugins::auth::sha256(a.secret.as_bytes())));
+        assert_eq!(crate::consumers::parse_hex32(&a.hash), Some(crate::consumers::sha256(a.secret.as_bytes())));
         assert!(!a.hash.contains(&a.secret));
     }
 }

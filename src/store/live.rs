@@ -1,50 +1,25 @@
-//! What the proxy reads: the store's consumers and keys as in-memory maps behind an `ArcSwap`
+//! What the proxy reads: the store's consumers and keys filled into `consumers::LiveTables`
 //! (one atomic load per lookup), plus the store's health for `/status`.
 
 use super::consumers::{ConsumerRow, KeyHash};
 use super::{now_ms, Store, StoreError};
-use crate::plugins::auth::{parse_hex32, Consumer};
-use arc_swap::ArcSwap;
+use crate::consumers::{parse_hex32, Consumer, LiveDirectory, LiveKey, LiveTables};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-pub struct LiveKey {
-    pub consumer: Arc<Consumer>,
-    /// Unix milliseconds; checked per request so a grace period ends on time, not at the next sync.
-    pub expires_at: Option<i64>,
-}
-
-#[derive(Default)]
-pub struct LiveTables {
-    pub by_key_hash: HashMap<[u8; 32], LiveKey>,
-    pub consumers: HashMap<String, Arc<Consumer>>,
-}
-
-impl LiveTables {
-    pub fn build(consumers: Vec<ConsumerRow>, keys: Vec<KeyHash>) -> LiveTables {
-        let consumers: HashMap<String, Arc<Consumer>> = consumers
-            .into_iter()
-            .map(|c| (c.name.clone(), Arc::new(Consumer::new(c.name, c.groups, c.plan))))
-            .collect();
-        let by_key_hash = keys
-            .into_iter()
-            .filter_map(|k| {
-                let consumer = consumers.get(&k.consumer)?.clone();
-                Some((parse_hex32(&k.hash)?, LiveKey { consumer, expires_at: k.expires_at }))
-            })
-            .collect();
-        LiveTables { by_key_hash, consumers }
-    }
-
-    /// The consumer of a key digest, unless the key has expired.
-    pub fn consumer_of(&self, digest: &[u8; 32]) -> Option<&Arc<Consumer>> {
-        let k = self.by_key_hash.get(digest)?;
-        match k.expires_at {
-            Some(t) if t <= now_ms() => None,
-            _ => Some(&k.consumer),
-        }
-    }
+/// The live tables from one snapshot of the store's rows.
+pub fn live_tables(consumers: Vec<ConsumerRow>, keys: Vec<KeyHash>) -> LiveTables {
+    let consumers: HashMap<String, Arc<Consumer>> =
+        consumers.into_iter().map(|c| (c.name.clone(), Arc::new(Consumer::new(c.name, c.groups, c.plan)))).collect();
+    let by_key_hash = keys
+        .into_iter()
+        .filter_map(|k| {
+            let consumer = consumers.get(&k.consumer)?.clone();
+            Some((parse_hex32(&k.hash)?, LiveKey { consumer, expires_at: k.expires_at }))
+        })
+        .collect();
+    LiveTables { by_key_hash, consumers }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -62,7 +37,8 @@ pub struct StoreHealth {
 /// Process-wide (kept across config reloads): the store once open, and the tables from it.
 #[derive(Default)]
 pub struct StoreState {
-    pub tables: ArcSwap<LiveTables>,
+    /// Read by the auth plugins of every runtime (kept across reloads).
+    pub tables: Arc<LiveDirectory>,
     pub store: OnceLock<Store>,
     /// Woken once `store` is set.
     pub opened: tokio::sync::Notify,
@@ -106,7 +82,7 @@ impl StoreState {
         let result = store.run(|s| async move { s.snapshot().await }).await;
         match result {
             Ok((consumers, keys)) => {
-                let tables = LiveTables::build(consumers, keys);
+                let tables = live_tables(consumers, keys);
                 let (nc, nk) = (tables.consumers.len(), tables.by_key_hash.len());
                 self.tables.store(Arc::new(tables));
                 self.set_health(|h| {

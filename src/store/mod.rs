@@ -179,10 +179,7 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
     })
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+pub use crate::consumers::now_ms;
 
 /// RFC 3339 (seconds) of a unix-milliseconds time.
 pub fn rfc3339(ms: i64) -> String {

@@ -6,8 +6,8 @@
 //! `consumer_claim` (default `sub`) must name a `[[consumer]]`, as Kong's JWT plugin requires a
 //! credential's consumer: a valid token of an unknown consumer is refused with 401.
 
-use super::ttl_cache::TtlCache;
 use super::jwks::{read_file, JwksMemory, JwksSource, JwksUrl, Keys};
+use super::ttl_cache::TtlCache;
 use super::{Consumer, Consumers};
 use crate::config::{ConfigError, JwtIssuerConfig, LoadedConfig};
 use arc_swap::ArcSwap;
@@ -55,7 +55,7 @@ pub struct JwtVerifier {
     issuers: HashMap<String, Arc<Issuer>>,
     consumers: Arc<Consumers>,
     /// Consumers made through the admin API, looked up after the config's.
-    store: Arc<crate::store::StoreState>,
+    live: Arc<crate::consumers::LiveDirectory>,
     /// Keyed by the whole token: a hit costs one SipHash and one compare of the token's bytes,
     /// not a sha256 (the cache holds only tokens that verified, so keeping them is no new risk).
     cache: TtlCache<Box<[u8]>, Arc<Verified>>,
@@ -209,7 +209,7 @@ impl JwtVerifier {
     pub fn build(
         loaded: &LoadedConfig,
         consumers: Arc<Consumers>,
-        store: &Arc<crate::store::StoreState>,
+        live: &Arc<crate::consumers::LiveDirectory>,
         memory: &Arc<JwksMemory>,
         errors: &mut Vec<ConfigError>,
     ) -> Option<Self> {
@@ -222,7 +222,7 @@ impl JwtVerifier {
                 Err((key, e)) => errors.push(ConfigError::new(format!("jwt_issuer[{i}].{key}"), e)),
             }
         }
-        Some(JwtVerifier { issuers, consumers, store: store.clone(), cache: TtlCache::new(CACHE_ENTRIES) })
+        Some(JwtVerifier { issuers, consumers, live: live.clone(), cache: TtlCache::new(CACHE_ENTRIES) })
     }
 
     /// Every header name some issuer sets from a claim.
@@ -256,7 +256,7 @@ impl JwtVerifier {
         if !v.from_store {
             return true;
         }
-        let tables = self.store.tables.load();
+        let tables = self.live.load();
         tables.consumers.get(&v.consumer.name).is_some_and(|c| {
             Arc::ptr_eq(c, &v.consumer) || (c.groups == v.consumer.groups && c.plan == v.consumer.plan)
         })
@@ -311,7 +311,7 @@ impl JwtVerifier {
         let (consumer, from_store) = match self.consumers.by_name.get(name) {
             Some(c) => (c.clone(), false),
             None => {
-                let c = self.store.tables.load().consumers.get(name).cloned();
+                let c = self.live.load().consumers.get(name).cloned();
                 (c.ok_or("the token's consumer is not known")?, true)
             }
         };

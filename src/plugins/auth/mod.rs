@@ -7,96 +7,22 @@
 
 pub mod api_key;
 pub mod basic;
-mod ttl_cache;
 pub mod jwks;
 pub mod jwt;
+mod ttl_cache;
 
 use super::{Flow, Phases, Plugin};
 use crate::config::{AuthMethod, ConfigError, LoadedConfig};
+use crate::consumers::{sha256, Consumer, Consumers, LiveDirectory};
 use crate::proxy::ctx::RequestCtx;
 use crate::proxy::respond::Problem;
 use async_trait::async_trait;
 use http::{HeaderName, HeaderValue};
 use pingora_proxy::Session;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub static X_CONSUMER_NAME: HeaderName = HeaderName::from_static("x-consumer-name");
 pub static X_CONSUMER_GROUPS: HeaderName = HeaderName::from_static("x-consumer-groups");
-
-/// A configured consumer, with its identity headers built once.
-#[derive(Debug)]
-pub struct Consumer {
-    pub name: String,
-    pub groups: Vec<String>,
-    pub plan: Option<String>,
-    name_header: HeaderValue,
-    groups_header: Option<HeaderValue>,
-}
-
-/// Every consumer of one runtime, indexed for the hot path. A store can later add entries the
-/// same way `build` does.
-#[derive(Default)]
-pub struct Consumers {
-    pub by_name: HashMap<String, Arc<Consumer>>,
-    /// sha256 of an API key → its consumer. The map is keyed by the digest, so a lookup compares
-    /// digests, never the key: timing can at most reveal how many leading bytes of a digest
-    /// matched, which does not help to find a key whose digest matches (preimage resistance).
-    pub by_key_hash: HashMap<[u8; 32], Arc<Consumer>>,
-    /// Basic-auth user → (consumer, password hash).
-    pub by_user: HashMap<String, (Arc<Consumer>, Arc<str>)>,
-}
-
-impl Consumer {
-    pub fn new(name: String, groups: Vec<String>, plan: Option<String>) -> Consumer {
-        let joined = groups.join(",");
-        Consumer {
-            // Validated names are header-safe; the fallbacks are never used.
-            name_header: HeaderValue::from_str(&name).unwrap_or_else(|_| HeaderValue::from_static("-")),
-            groups_header: (!joined.is_empty()).then(|| HeaderValue::from_str(&joined).ok()).flatten(),
-            name,
-            groups,
-            plan,
-        }
-    }
-}
-
-impl Consumers {
-    pub fn build(loaded: &LoadedConfig) -> Consumers {
-        let mut out = Consumers::default();
-        for c in &loaded.config.consumers {
-            let consumer = Arc::new(Consumer::new(c.name.clone(), c.groups.clone(), c.plan.clone()));
-            for k in &c.api_keys {
-                if let Some(d) = k.strip_prefix("sha256:").and_then(parse_hex32) {
-                    out.by_key_hash.insert(d, consumer.clone());
-                }
-            }
-            for (user, hash) in &c.basic {
-                out.by_user.insert(user.clone(), (consumer.clone(), Arc::from(hash.as_str())));
-            }
-            out.by_name.insert(c.name.clone(), consumer);
-        }
-        out
-    }
-}
-
-pub fn parse_hex32(h: &str) -> Option<[u8; 32]> {
-    let b = h.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        let s = std::str::from_utf8(&b[i * 2..i * 2 + 2]).ok()?;
-        *o = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
-}
-
-pub fn sha256(b: &[u8]) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(b).into()
-}
 
 /// What a runtime shares between the auth plugins of all its routes.
 pub struct AuthShared {
@@ -104,7 +30,7 @@ pub struct AuthShared {
     pub jwt: Option<Arc<jwt::JwtVerifier>>,
     pub basic: Arc<basic::BasicVerifier>,
     /// Keys made through the admin API (the store's live tables), looked up after the config's.
-    pub store: Arc<crate::store::StoreState>,
+    pub live: Arc<LiveDirectory>,
     /// API key → its sha256, for keys that belonged to a consumer when first seen. Spares the
     /// hash (~3.6k instructions, 5 % of a proxied request) on every later request; the digest
     /// is still looked up each time, so a revoked key fails at once. Like the JWT cache it
@@ -121,18 +47,18 @@ impl AuthShared {
     pub fn build(
         loaded: &LoadedConfig,
         jwks: &Arc<jwks::JwksMemory>,
-        store: &Arc<crate::store::StoreState>,
+        live: &Arc<LiveDirectory>,
         errors: &mut Vec<ConfigError>,
     ) -> AuthShared {
         let consumers = Arc::new(Consumers::build(loaded));
         let jwt = (!loaded.config.jwt_issuers.is_empty())
-            .then(|| jwt::JwtVerifier::build(loaded, consumers.clone(), store, jwks, errors).map(Arc::new))
+            .then(|| jwt::JwtVerifier::build(loaded, consumers.clone(), live, jwks, errors).map(Arc::new))
             .flatten();
         AuthShared {
             consumers: consumers.clone(),
             jwt,
             basic: Arc::new(basic::BasicVerifier::new(consumers)),
-            store: store.clone(),
+            live: live.clone(),
             key_digests: ttl_cache::TtlCache::new(KEY_DIGESTS),
         }
     }
@@ -144,7 +70,7 @@ impl AuthShared {
         if let Some(c) = self.consumers.by_key_hash.get(digest) {
             return Some(c.clone());
         }
-        self.store.tables.load().consumer_of(digest).cloned()
+        self.live.load().consumer_of(digest, crate::consumers::now_ms()).cloned()
     }
 
     /// The consumer of an API key as presented.
@@ -334,8 +260,8 @@ impl Plugin for Auth {
 
     fn upstream_request(&self, req: &mut http::request::Parts, ctx: &RequestCtx) -> pingora::Result<()> {
         let Some(c) = &ctx.consumer else { return Ok(()) };
-        req.headers.insert(X_CONSUMER_NAME.clone(), c.name_header.clone());
-        if let Some(g) = &c.groups_header {
+        req.headers.insert(X_CONSUMER_NAME.clone(), c.name_header().clone());
+        if let Some(g) = c.groups_header() {
             req.headers.insert(X_CONSUMER_GROUPS.clone(), g.clone());
         }
         if let Some(t) = &ctx.token {
