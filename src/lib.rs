@@ -11,6 +11,7 @@ pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod openapi;
+pub mod pipeline;
 pub mod plugins;
 pub mod portal;
 pub mod process;

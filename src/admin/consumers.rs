@@ -2,7 +2,7 @@
 //! tables are reloaded before the answer, so a key works on this node as soon as it is shown.
 //! Consumers from the config file are listed read-only.
 
-use super::problem::Problem;
+use super::problem::{Problem, ProblemKind};
 use super::AdminState;
 use crate::store::consumers::{ConsumerPatch, ConsumerRow, KeyRow};
 use crate::store::{keys, now_ms, rfc3339, Store, StoreError};
@@ -29,11 +29,11 @@ impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Problem {
         match e {
             StoreError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, m),
-            StoreError::Conflict(m) => Problem::new(StatusCode::CONFLICT, m).kind("conflict"),
+            StoreError::Conflict(m) => Problem::new(StatusCode::CONFLICT, m).kind(ProblemKind::Conflict),
             other => {
                 log::warn!("admin: store error: {other}");
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable; retry later")
-                    .kind("store-unavailable")
+                    .kind(ProblemKind::StoreUnavailable)
             }
         }
     }
@@ -43,7 +43,7 @@ impl From<StoreError> for Problem {
 pub(super) async fn store(st: &AdminState) -> Result<Store, Problem> {
     st.shared.store.wait_open(Duration::from_secs(3)).await.ok_or_else(|| {
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the store is not open yet; retry later")
-            .kind("store-unavailable")
+            .kind(ProblemKind::StoreUnavailable)
     })
 }
 
@@ -66,7 +66,7 @@ fn invalid(m: impl Into<String>) -> Problem {
 
 fn read_only(name: &str) -> Problem {
     Problem::new(StatusCode::CONFLICT, format!("consumer {name:?} is defined in the config file and is read-only here"))
-        .kind("read-only")
+        .kind(ProblemKind::ReadOnly)
 }
 
 fn check_name(what: &str, n: &str) -> Result<(), Problem> {
@@ -174,7 +174,7 @@ pub async fn create(State(st): St, b: Bytes) -> Result<Response, Problem> {
     check_metadata(&metadata)?;
     if is_config_consumer(&st, &n.name) {
         return Err(Problem::new(StatusCode::CONFLICT, format!("consumer {:?} is defined in the config file", n.name))
-            .kind("conflict"));
+            .kind(ProblemKind::Conflict));
     }
     let row = ConsumerRow { name: n.name, plan: n.plan, groups: n.groups, metadata, created_at: 0, updated_at: 0 };
     let s = store(&st).await?;

@@ -1,6 +1,6 @@
 //! The admin routes' handlers. Each reads one `Runtime` snapshot.
 
-use super::problem::Problem;
+use super::problem::{Problem, ProblemKind};
 use super::AdminState;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -98,7 +98,7 @@ pub async fn reload(State(st): St) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "this process is stopping or handing over to a new one; retry to reach the new process",
         )
-        .kind("stopping")
+        .kind(ProblemKind::Stopping)
         .into_response();
         res.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
         return res;
@@ -109,7 +109,7 @@ pub async fn reload(State(st): St) -> Response {
             StatusCode::UNPROCESSABLE_ENTITY,
             "the config file is invalid; the running config keeps serving",
         )
-        .kind("invalid-config")
+        .kind(ProblemKind::InvalidConfig)
         .errors(status.errors)
         .into_response(),
     }

@@ -1,5 +1,5 @@
-//! `application/problem+json` (RFC 9457) for the management listeners. Handlers and middleware
-//! return a [`Problem`]; the [`problems`] middleware renders it with the request id, and turns
+//! `application/problem+json` (RFC 9457) on the management listeners. Handlers and middleware
+//! return the pipeline's [`Problem`] (one vocabulary with the proxy); the [`problems`] middleware renders it with the request id, and turns
 //! any other error answer (axum's 405, an extractor's rejection) into one too, so no error leaves
 //! as plain text or an empty body.
 
@@ -11,63 +11,11 @@ use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
 use std::borrow::Cow;
 
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub use crate::pipeline::problem::{Problem, ProblemKind, PROBLEM_JSON};
 
 /// The request id of one management request, set by the adaptor; echoed as `X-Request-Id`.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub HeaderValue);
-
-#[derive(Clone, Debug)]
-pub struct Problem {
-    pub status: StatusCode,
-    /// Last part of the `type` URN: `urn:gatehouse:problem:<kind>`.
-    pub kind: &'static str,
-    pub detail: Cow<'static, str>,
-    /// Extra member `errors` (e.g. the config check's lines); left out when empty.
-    pub errors: Vec<String>,
-}
-
-impl Problem {
-    pub fn new(status: StatusCode, detail: impl Into<Cow<'static, str>>) -> Self {
-        let kind = match status.as_u16() {
-            400 => "bad-request",
-            401 => "unauthorized",
-            404 => "not-found",
-            405 => "method-not-allowed",
-            408 => "request-timeout",
-            413 => "body-too-large",
-            422 => "unprocessable",
-            _ => "error",
-        };
-        Problem { status, kind, detail: detail.into(), errors: Vec::new() }
-    }
-
-    pub fn kind(mut self, kind: &'static str) -> Self {
-        self.kind = kind;
-        self
-    }
-
-    pub fn errors(mut self, errors: Vec<String>) -> Self {
-        self.errors = errors;
-        self
-    }
-
-    pub fn to_json(&self, request_id: Option<&str>) -> Vec<u8> {
-        let mut v = serde_json::json!({
-            "type": format!("urn:gatehouse:problem:{}", self.kind),
-            "title": self.status.canonical_reason().unwrap_or("Error"),
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-        });
-        if let Some(id) = request_id {
-            v["request_id"] = id.into();
-        }
-        if !self.errors.is_empty() {
-            v["errors"] = self.errors.clone().into();
-        }
-        serde_json::to_vec(&v).unwrap_or_default()
-    }
-}
 
 fn set_body(res: &mut Response, body: Vec<u8>) {
     let h = res.headers_mut();
@@ -81,7 +29,7 @@ fn set_body(res: &mut Response, body: Vec<u8>) {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let mut res = Response::new(Body::empty());
-        *res.status_mut() = self.status;
+        *res.status_mut() = self.status_code();
         res.extensions_mut().insert(self);
         res
     }

@@ -159,7 +159,8 @@ impl Problem {
     }
 
     pub fn errors(mut self, errors: impl serde::Serialize) -> Self {
-        self.errors = serde_json::to_value(errors).ok().filter(|v| !v.is_null()).map(Arc::new);
+        let empty = |v: &serde_json::Value| v.is_null() || v.as_array().is_some_and(|a| a.is_empty());
+        self.errors = serde_json::to_value(errors).ok().filter(|v| !empty(v)).map(Arc::new);
         self
     }
 
@@ -196,6 +197,7 @@ impl Problem {
         let p = match e.etype() {
             t if *t == NO_HEALTHY_UPSTREAM => Problem::new(502, "no healthy upstream is available for this API"),
             HTTPStatus(413) => Problem::new(413, "the request body is larger than this gateway accepts").closing(),
+            HTTPStatus(404) => Problem::new(404, "no route matches this request").kind(ProblemKind::NoRoute),
             HTTPStatus(502) => upstream_failed(),
             HTTPStatus(504) => timeout(),
             HTTPStatus(c) => Problem::new(*c, "the request could not be processed"),

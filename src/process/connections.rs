@@ -187,8 +187,8 @@ async fn read_head(
 async fn refuse(mut stream: Stream, p: Problem) {
     let id = crate::proxy::ctx::new_request_id();
     let id = id.to_str().unwrap_or("-");
-    let body = p.body(id);
-    let reason = http::StatusCode::from_u16(p.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
+    let body = p.to_json(Some(id));
+    let reason = p.status_code().canonical_reason().unwrap_or("Error");
     let head = format!(
         "HTTP/1.1 {} {reason}\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\ncache-control: no-store\r\nx-request-id: {id}\r\nconnection: close\r\n\r\n",
         p.status,

@@ -20,11 +20,10 @@ pub fn pick_peer(session: &Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer
     let key = cluster.hash_on().map(|on| hash_key(on, session, ctx));
     let Some(i) = cluster.select(key.as_deref(), ctx.tried) else {
         // After failed tries, say what went wrong with them rather than "no healthy upstream".
-        let (code, why) = match ctx.last_failure {
-            Some(code) => (code, "no more upstreams to retry"),
-            None => (502, super::respond::NO_HEALTHY_UPSTREAM),
+        return match ctx.last_failure {
+            Some(code) => Error::e_explain(ErrorType::HTTPStatus(code), "no more upstreams to retry"),
+            None => Error::e_explain(crate::pipeline::problem::NO_HEALTHY_UPSTREAM, "no peer is usable"),
         };
-        return Error::e_explain(ErrorType::HTTPStatus(code), why);
     };
     let peer = &cluster.peers[i];
     peer.health.in_flight.fetch_add(1, Relaxed);

@@ -3,112 +3,18 @@
 
 use super::ctx::RequestCtx;
 use bytes::Bytes;
-use pingora::{Error, ErrorSource, ErrorType};
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
-use std::borrow::Cow;
 
 /// Request bodies up to this size are drained so the connection can be reused after an early
 /// answer; larger or chunked bodies close the connection instead.
 const DRAIN_LIMIT: u64 = 64 * 1024;
 
-/// Error context set by peer selection when no peer is usable (as opposed to peers that failed).
-pub const NO_HEALTHY_UPSTREAM: &str = "no healthy upstream";
-
-#[derive(Debug, Clone)]
-pub struct Problem {
-    pub status: u16,
-    pub detail: Cow<'static, str>,
-    /// `Allow` header for 405.
-    pub allow: Option<String>,
-    /// Close the connection after answering.
-    pub close: bool,
-    /// `WWW-Authenticate` challenges for 401, one header each.
-    pub challenges: Option<std::sync::Arc<Vec<http::HeaderValue>>>,
-    /// Every problem found with the request (request validation), as the `errors` member.
-    pub errors: Option<std::sync::Arc<serde_json::Value>>,
-}
-
-impl Problem {
-    pub fn new(status: u16, detail: impl Into<Cow<'static, str>>) -> Self {
-        Problem { status, detail: detail.into(), allow: None, close: false, challenges: None, errors: None }
-    }
-
-    pub fn closing(mut self) -> Self {
-        self.close = true;
-        self
-    }
-
-    fn slug(&self) -> &'static str {
-        match self.status {
-            400 => "bad-request",
-            401 => "unauthorized",
-            403 => "forbidden",
-            408 => "request-timeout",
-            410 => "gone",
-            404 => "no-route",
-            405 => "method-not-allowed",
-            413 => "body-too-large",
-            415 => "unsupported-media-type",
-            414 => "uri-too-long",
-            429 => "rate-limited",
-            431 => "headers-too-large",
-            502 => "bad-gateway",
-            503 => "unavailable",
-            504 => "upstream-timeout",
-            _ => "error",
-        }
-    }
-
-    pub fn body(&self, request_id: &str) -> Bytes {
-        let title = http::StatusCode::from_u16(self.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
-        let mut v = serde_json::json!({
-            "type": format!("urn:gatehouse:problem:{}", self.slug()),
-            "title": title,
-            "status": self.status,
-            "detail": self.detail,
-            "request_id": request_id,
-        });
-        if let (Some(errors), Some(o)) = (&self.errors, v.as_object_mut()) {
-            o.insert("errors".into(), errors.as_ref().clone());
-        }
-        Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
-    }
-
-    /// The problem for an error that ended a request in Pingora.
-    pub fn from_error(e: &Error) -> Option<Problem> {
-        use ErrorType::*;
-        let p = match e.etype() {
-            HTTPStatus(code) => match *code {
-                413 => Problem::new(413, "the request body is larger than this gateway accepts").closing(),
-                502 if e.context.as_ref().is_some_and(|c| c.as_str() == NO_HEALTHY_UPSTREAM) => {
-                    Problem::new(502, "no healthy upstream is available for this API")
-                }
-                502 => Problem::new(502, "the upstream failed to answer"),
-                504 => Problem::new(504, "the upstream did not answer in time"),
-                c => Problem::new(c, "the request could not be processed"),
-            },
-            ConnectTimedout | ReadTimedout | WriteTimedout => Problem::new(504, "the upstream did not answer in time"),
-            // A failed handshake or certificate check toward the upstream (say so, not where).
-            TLSHandshakeFailure | InvalidCert | HandshakeError | TLSWantX509Lookup => {
-                Problem::new(502, "the upstream failed to answer")
-            }
-            _ => match e.esource() {
-                ErrorSource::Upstream => Problem::new(502, "the upstream failed to answer"),
-                ErrorSource::Downstream => match e.etype() {
-                    WriteError | ReadError | ConnectionClosed => return None,
-                    _ => Problem::new(400, "the request is malformed").closing(),
-                },
-                _ => Problem::new(500, "the gateway failed to handle the request"),
-            },
-        };
-        Some(p)
-    }
-}
+pub use crate::pipeline::problem::{Problem, ProblemKind};
 
 /// Write `p` as the whole response.
 pub async fn send(session: &mut Session, ctx: &RequestCtx, p: &Problem) -> pingora::Result<()> {
-    let body = p.body(ctx.request_id_str());
+    let body = bytes::Bytes::from(p.to_json(Some(ctx.request_id_str())));
     let mut resp = ResponseHeader::build(p.status, Some(8))?;
     resp.insert_header(http::header::CONTENT_TYPE, "application/problem+json")?;
     resp.insert_header(http::header::CONTENT_LENGTH, body.len())?;

@@ -3,7 +3,7 @@
 
 use super::ctx::{new_request_id, sane_request_id, RequestCtx};
 use super::path::{normalize, PathError};
-use super::respond::Problem;
+use super::respond::{Problem, ProblemKind};
 use super::router::{Match, MethodSet};
 use super::versions;
 use crate::runtime::{Route, Runtime};
@@ -130,7 +130,7 @@ fn check_and_route(session: &mut Session, rt: &Runtime) -> Result<Arc<Route>, Pr
             p.allow = Some(allowed.allow_header());
             Err(p)
         }
-        Match::NotFound => Err(Problem::new(404, "no route matches this request")),
+        Match::NotFound => Err(Problem::new(404, "no route matches this request").kind(ProblemKind::NoRoute)),
     }
 }
 
