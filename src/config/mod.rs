@@ -7,6 +7,7 @@ pub mod cache;
 pub mod compression;
 pub mod lifecycle;
 pub mod limits;
+pub mod methods;
 pub mod model;
 mod parse;
 pub mod portal;
@@ -14,6 +15,7 @@ pub mod store;
 pub mod units;
 mod validate;
 
+pub use methods::MethodSet;
 pub use model::*;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@ use crate::upstream::HashOn;
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"];
+pub use super::methods::METHODS;
 
 pub fn validate(cfg: &Config, seen: &SeenNames, errors: &mut Vec<ConfigError>) {
     let mut err = |path: String, msg: String| errors.push(ConfigError::new(path, msg));

@@ -4,10 +4,11 @@
 //! authentication: a preflight carries no credentials. Upstream `Access-Control-*` response
 //! headers are replaced on a CORS-enabled API: the gateway owns the policy.
 
-use super::{Flow, Phases, Plugin};
+use super::registry::{fail, ApiPlugins, ApiScope, Built, Policy};
 use crate::config::CorsConfig;
-use crate::proxy::ctx::RequestCtx;
-use crate::proxy::respond::{self, Problem};
+use crate::pipeline::RequestCtx;
+use crate::pipeline::{respond, Problem};
+use crate::pipeline::{Flow, Phases, Plugin};
 use async_trait::async_trait;
 use http::header::*;
 use http::{HeaderValue, Method};
@@ -133,7 +134,7 @@ impl Plugin for Cors {
         20
     }
     fn phases(&self) -> Phases {
-        Phases { request: true, response: true, ..Default::default() }
+        Phases { request: true, upstream_response: true, ..Default::default() }
     }
     fn answers_preflight(&self) -> bool {
         true
@@ -152,20 +153,25 @@ impl Plugin for Cors {
         }
         if let Some(origin) = req.headers.get(ORIGIN) {
             if self.origin_allowed(origin.as_bytes()) {
-                ctx.cors.push((ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin(origin)));
+                ctx.answer.push(ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin(origin));
                 if self.credentials {
-                    ctx.cors.push((ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true")));
+                    ctx.answer.push(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
                 }
                 if let Some(e) = &self.expose {
-                    ctx.cors.push((ACCESS_CONTROL_EXPOSE_HEADERS, e.clone()));
+                    ctx.answer.push(ACCESS_CONTROL_EXPOSE_HEADERS, e.clone());
                 }
             }
+        }
+        // The answer depends on the Origin unless it is the same `*` for everyone.
+        if !self.any || self.credentials {
+            ctx.answer.push(VARY, HeaderValue::from_static("Origin"));
         }
         Flow::Continue
     }
 
-    fn response(&self, resp: &mut http::response::Parts, ctx: &RequestCtx) -> pingora::Result<()> {
-        let h = &mut resp.headers;
+    /// The upstream's own CORS headers go (before the cache stores the answer): the gateway
+    /// owns the policy, and its headers come with the answer headers.
+    fn upstream_response(&self, _session: &Session, resp: &mut ResponseHeader, _ctx: &mut RequestCtx) {
         for name in [
             ACCESS_CONTROL_ALLOW_ORIGIN,
             ACCESS_CONTROL_ALLOW_CREDENTIALS,
@@ -174,15 +180,19 @@ impl Plugin for Cors {
             ACCESS_CONTROL_ALLOW_HEADERS,
             ACCESS_CONTROL_MAX_AGE,
         ] {
-            h.remove(name);
+            resp.remove_header(&name);
         }
-        for (name, value) in &ctx.cors {
-            h.insert(name.clone(), value.clone());
-        }
-        // The answer depends on the Origin unless it is the same `*` for everyone.
-        if !self.any || self.credentials {
-            h.append(VARY, HeaderValue::from_static("Origin"));
-        }
+    }
+}
+
+pub struct CorsPolicy;
+pub static POLICY: CorsPolicy = CorsPolicy;
+
+impl Policy for CorsPolicy {
+    fn for_api(&self, api: &ApiScope, out: &mut ApiPlugins) -> Built {
+        let Some(c) = &api.api.cors else { return Ok(()) };
+        let cors = Cors::new(c).map_err(|e| fail(format!("{}.cors", api.key()), e))?;
+        out.every_route.push(std::sync::Arc::new(cors));
         Ok(())
     }
 }

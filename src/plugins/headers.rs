@@ -1,9 +1,10 @@
 //! `request`/`response` header rewriting (`set_headers`, `remove_headers`), api level merged
 //! with route level at load time: the route's `set_headers` win, both `remove_headers` apply.
 
-use super::{Phases, Plugin};
+use super::registry::{fail, Built, Plugins, Policy, RouteScope};
 use crate::config::HeaderRewrite;
-use crate::proxy::ctx::RequestCtx;
+use crate::pipeline::RequestCtx;
+use crate::pipeline::{Phases, Plugin};
 use http::{HeaderName, HeaderValue};
 
 #[derive(Default, Debug, Clone)]
@@ -82,8 +83,32 @@ impl Plugin for ResponseHeaders {
     fn phases(&self) -> Phases {
         Phases { response: true, ..Default::default() }
     }
-    fn response(&self, resp: &mut http::response::Parts, _ctx: &RequestCtx) -> pingora::Result<()> {
+    fn response(
+        &self,
+        _session: &pingora_proxy::Session,
+        resp: &mut http::response::Parts,
+        _ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
         self.0.apply(&mut resp.headers);
+        Ok(())
+    }
+}
+
+/// `request`/`response` `set_headers` and `remove_headers`.
+pub struct HeadersPolicy;
+pub static POLICY: HeadersPolicy = HeadersPolicy;
+
+impl Policy for HeadersPolicy {
+    fn for_route(&self, r: &RouteScope, out: &mut Plugins) -> Built {
+        let (api, route) = (r.api.api, r.route);
+        let req = HeaderOps::merge(api.request.as_ref(), route.and_then(|r| r.request.as_ref()));
+        if let Some(ops) = req.map_err(|e| fail(r.key, e))? {
+            out.push(std::sync::Arc::new(RequestHeaders(ops)));
+        }
+        let resp = HeaderOps::merge(api.response.as_ref(), route.and_then(|r| r.response.as_ref()));
+        if let Some(ops) = resp.map_err(|e| fail(r.key, e))? {
+            out.push(std::sync::Arc::new(ResponseHeaders(ops)));
+        }
         Ok(())
     }
 }

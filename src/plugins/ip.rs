@@ -4,9 +4,10 @@
 //! merged ranges over one 128-bit space (IPv4 as v4-mapped IPv6), so a check is one binary
 //! search per list.
 
-use super::{Flow, Phases, Plugin};
-use crate::proxy::ctx::RequestCtx;
-use crate::proxy::respond::Problem;
+use super::registry::{ApiPlugins, ApiScope, Built, Policy};
+use crate::pipeline::Problem;
+use crate::pipeline::RequestCtx;
+use crate::pipeline::{Flow, Phases, Plugin};
 use async_trait::async_trait;
 use pingora_proxy::Session;
 use std::net::IpAddr;
@@ -104,6 +105,19 @@ impl Plugin for IpFilter {
         } else {
             Flow::Respond(forbidden())
         }
+    }
+}
+
+/// `ip_allow` / `ip_deny` of an API (the server's are checked before routing).
+pub struct IpPolicy;
+pub static POLICY: IpPolicy = IpPolicy;
+
+impl Policy for IpPolicy {
+    fn for_api(&self, api: &ApiScope, out: &mut ApiPlugins) -> Built {
+        if let Some(rules) = IpRules::new(&api.api.ip_allow, &api.api.ip_deny) {
+            out.every_route.push(std::sync::Arc::new(IpFilter(rules)));
+        }
+        Ok(())
     }
 }
 

@@ -4,13 +4,15 @@
 //! once retired or past its sunset, 410 problem+json naming the successor. The headers go on
 //! the gateway's own answers (401, 429…) too: a client learns about the sunset either way.
 
-use super::{Flow, Phases, Plugin};
+use super::registry::{fail, ApiPlugins, ApiScope, Built, Policy};
 use crate::config::{ApiConfig, ApiStatus, Config};
-use crate::proxy::ctx::RequestCtx;
-use crate::proxy::respond::Problem;
+use crate::pipeline::Problem;
+use crate::pipeline::RequestCtx;
+use crate::pipeline::{Flow, Phases, Plugin};
 use async_trait::async_trait;
 use http::{HeaderName, HeaderValue};
 use pingora_proxy::Session;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 static DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
@@ -89,11 +91,11 @@ impl Plugin for Lifecycle {
         let unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         if self.gone_at(unix) {
             if let Some(link) = &self.gone_link {
-                ctx.answer_headers.push((http::header::LINK, link.clone()));
+                ctx.answer.push(http::header::LINK, link.clone());
             }
             return Some(Flow::Respond(Problem::new(410, self.gone_detail.clone())));
         }
-        ctx.answer_headers.extend(self.headers.iter().cloned());
+        ctx.answer.extend(self.headers.iter().cloned());
         Some(Flow::Continue)
     }
 }
@@ -102,7 +104,7 @@ impl Plugin for Lifecycle {
 /// whole: `Deprecation` (dated by the operation's `x-deprecated-since`, else the API's
 /// `deprecated_since`) and the API's `Link`s, on those methods of the route only.
 pub struct DeprecatedOperations {
-    methods: crate::proxy::router::MethodSet,
+    methods: crate::config::MethodSet,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -136,7 +138,7 @@ impl DeprecatedOperations {
                     .push((http::header::LINK, HeaderValue::from_str(&links.join(", ")).map_err(|e| e.to_string())?));
             }
             out.push(DeprecatedOperations {
-                methods: crate::proxy::router::MethodSet::from_names(std::slice::from_ref(&op.method)),
+                methods: crate::config::MethodSet::from_names(std::slice::from_ref(&op.method)),
                 headers,
             });
         }
@@ -156,10 +158,40 @@ impl Plugin for DeprecatedOperations {
         Phases { request: true, ..Default::default() }
     }
     fn request_now(&self, session: &mut Session, ctx: &mut RequestCtx) -> Option<Flow> {
-        if self.methods.0 & crate::proxy::router::MethodSet::bit(&session.req_header().method) != 0 {
-            ctx.answer_headers.extend(self.headers.iter().cloned());
+        if self.methods.0 & crate::config::MethodSet::bit(&session.req_header().method) != 0 {
+            ctx.answer.extend(self.headers.iter().cloned());
         }
         Some(Flow::Continue)
+    }
+}
+
+/// `status`, `sunset` and the rest of an API's lifecycle, and deprecated spec operations.
+pub struct LifecyclePolicy;
+pub static POLICY: LifecyclePolicy = LifecyclePolicy;
+
+impl Policy for LifecyclePolicy {
+    fn for_api(&self, api: &ApiScope, out: &mut ApiPlugins) -> Built {
+        let (a, cfg) = (api.api, &api.setup.loaded.config);
+        if let Some(l) = Lifecycle::build(a, cfg) {
+            out.every_route.push(Arc::new(l));
+        }
+        let Some(spec) = api.spec else { return Ok(()) };
+        let mut errors = Vec::new();
+        for (path, ops) in crate::openapi::routes::paths(spec) {
+            match DeprecatedOperations::build(a, cfg, &ops) {
+                Ok(Some(d)) => out.by_pattern.extend(d.into_iter().map(|d| (api.pattern(&path), Arc::new(d) as _))),
+                Ok(None) => {}
+                Err(e) => errors.extend(fail(
+                    format!("{}.spec", api.key()),
+                    format!("{}: {e}", a.spec.as_deref().unwrap_or_default()),
+                )),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 

@@ -3,10 +3,11 @@
 //! `Prefer: code=404` and `Prefer: example=dog` (RFC 7240 preferences) pick others; an honoured
 //! preference is named in `Preference-Applied`.
 
-use super::{Flow, Phases, Plugin};
+use super::registry::{ApiPlugins, ApiScope, Built, Policy};
 use crate::openapi::{Operation, ResponseSpec};
-use crate::proxy::ctx::RequestCtx;
-use crate::proxy::respond::{self, Problem};
+use crate::pipeline::RequestCtx;
+use crate::pipeline::{respond, Problem};
+use crate::pipeline::{Flow, Phases, Plugin};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora_http::ResponseHeader;
@@ -113,6 +114,20 @@ impl Plugin for Mock {
             },
             Err(_) => Flow::Respond(Problem::new(500, "the mock answer could not be built")),
         }
+    }
+}
+
+/// `cluster = "mock"`: each spec path answers from its examples.
+pub struct MockPolicy;
+pub static POLICY: MockPolicy = MockPolicy;
+
+impl Policy for MockPolicy {
+    fn for_api(&self, api: &ApiScope, out: &mut ApiPlugins) -> Built {
+        let Some(spec) = api.spec.filter(|_| api.api.cluster == "mock") else { return Ok(()) };
+        for (path, ops) in crate::openapi::routes::paths(spec) {
+            out.by_pattern.push((api.pattern(&path), Arc::new(Mock::new(&ops))));
+        }
+        Ok(())
     }
 }
 

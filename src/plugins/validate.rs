@@ -4,13 +4,13 @@
 //! Upstream answers are checked report-only (status, `Content-Type`, JSON body): a metric and a
 //! log line, the answer itself untouched. Schemas were compiled at load (`openapi/validate.rs`).
 
-use super::{Flow, Phases, Plugin};
 use crate::openapi::params::ParamIn;
 use crate::openapi::validate::{check_param, find_media, Accepts, Compiler, Responses, Schema, Violation};
 use crate::openapi::{Operation, SpecError};
-use crate::plugins::json_body::is_json;
-use crate::proxy::ctx::RequestCtx;
-use crate::proxy::respond::Problem;
+use crate::pipeline::body::is_json;
+use crate::pipeline::{Flow, Phases, Plugin};
+use crate::pipeline::{Problem, RequestCtx};
+use crate::plugins::registry::{ApiPlugins, ApiScope};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora_http::{RequestHeader, ResponseHeader};
@@ -31,9 +31,13 @@ pub struct Validate {
     ops: Vec<Op>,
     requests_refused: IntCounter,
     responses_reported: IntCounter,
+    /// `[server] json_transform_limit`: bodies read or copied for checking at most.
+    limit: usize,
+    /// The API's name, for the log line of a response that does not match.
+    api: Arc<str>,
 }
 
-/// A response being checked (`validate_responses`), carried in the request context.
+/// A response being checked (`validate_responses`), carried in the request's plugin state.
 pub struct ResponseCheck {
     responses: Arc<Responses>,
     counter: IntCounter,
@@ -49,7 +53,7 @@ impl Validate {
         compiler: &Compiler,
         (requests, responses): (bool, bool),
         metrics: &crate::metrics::Metrics,
-        api: &str,
+        (api, limit): (&str, usize),
     ) -> Result<Validate, Vec<SpecError>> {
         let mut errors = Vec::new();
         let mut built = Vec::new();
@@ -70,6 +74,8 @@ impl Validate {
             ops: built,
             requests_refused: metrics.validation_failures.with_label_values(&[api, "request"]),
             responses_reported: metrics.validation_failures.with_label_values(&[api, "response"]),
+            limit,
+            api: Arc::from(api),
         })
     }
 
@@ -139,12 +145,11 @@ fn has_body(h: &http::HeaderMap) -> bool {
 async fn body(
     session: &mut Session,
     ctx: &mut RequestCtx,
-    accepts: &Accepts,
+    (accepts, limit): (&Accepts, usize),
     out: &mut Vec<Violation>,
 ) -> Result<(), Problem> {
     let Some(schema) = body_schema(accepts, &session.req_header().headers, out)? else { return Ok(()) };
-    let limit = ctx.rt.settings.json_limit;
-    let bytes = crate::proxy::body::read_whole(session, limit).await?;
+    let bytes = crate::pipeline::body::read_whole(session, limit).await?;
     ctx.request_body = Some(bytes.clone());
     check_json(&bytes, schema, out);
     Ok(())
@@ -212,14 +217,15 @@ impl Plugin for Validate {
         400
     }
     fn phases(&self) -> Phases {
-        Phases { request: true, ..Default::default() }
+        let responses = self.ops.iter().any(|o| o.responses.is_some());
+        Phases { request: true, upstream_response: responses, upstream_body: responses, ..Default::default() }
     }
 
     fn request_now(&self, session: &mut Session, ctx: &mut RequestCtx) -> Option<Flow> {
         let method = session.req_header().method.clone();
         let op = self.op(&method)?;
         if let Some(responses) = &op.responses {
-            ctx.response_check = Some(ResponseCheck {
+            ctx.state.insert(ResponseCheck {
                 responses: responses.clone(),
                 counter: self.responses_reported.clone(),
                 head: method == http::Method::HEAD,
@@ -235,7 +241,7 @@ impl Plugin for Validate {
         let Some(accepts) = self.op(&method).and_then(|o| o.accepts.as_ref()) else { return Flow::Continue };
         let mut out = Vec::new();
         self.params(session.req_header(), accepts, &mut out);
-        if let Err(p) = body(session, ctx, accepts, &mut out).await {
+        if let Err(p) = body(session, ctx, (accepts, self.limit), &mut out).await {
             self.requests_refused.inc();
             return Flow::Respond(p);
         }
@@ -245,75 +251,79 @@ impl Plugin for Validate {
         self.requests_refused.inc();
         Flow::Respond(refusal(out))
     }
-}
 
-fn report(ctx: &RequestCtx, check: &ResponseCheck, out: &[Violation]) {
-    check.counter.inc();
-    let api = ctx.route.as_ref().map(|r| r.api.name.as_str()).unwrap_or("");
-    let list = serde_json::to_string(out).unwrap_or_default();
-    log::warn!("response of api {api} does not match its spec: {list}, request {}", ctx.request_id_str());
-}
-
-/// `upstream_response_filter`: the status and `Content-Type` against the spec; a JSON body to
-/// check starts being copied.
-pub fn response_head(resp: &ResponseHeader, ctx: &mut RequestCtx) {
-    let Some(mut check) = ctx.response_check.take() else { return };
-    let status = resp.status.as_u16();
-    let Some(media) = check.responses.for_status(status) else {
-        report(ctx, &check, &[violation("response", None, &format!("status {status} is not documented"))]);
-        return;
-    };
-    let h = &resp.headers;
-    if media.is_empty() || check.head || matches!(status, 204 | 304) || !has_body(h) && h.contains_key("content-length")
-    {
-        return;
+    fn upstream_response(&self, _session: &Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) {
+        self.response_head(resp, ctx);
     }
-    let ct = h.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let Some(i) = find_media(media, ct).and_then(|m| media.iter().position(|x| std::ptr::eq(x, m))) else {
-        report(
-            ctx,
-            &check,
-            &[violation("response", None, &format!("Content-Type {ct:?} is not documented for {status}"))],
-        );
-        return;
-    };
-    let checkable = media[i].1.is_some() && is_json(h.get(http::header::CONTENT_TYPE));
-    if checkable && !h.contains_key(http::header::CONTENT_ENCODING) {
-        check.collecting = Some((status, i, Vec::new()));
-        ctx.response_check = Some(check);
+
+    fn upstream_body(&self, body: &mut Option<Bytes>, eos: bool, ctx: &mut RequestCtx) {
+        self.response_chunk(body, eos, ctx);
     }
 }
 
-/// `upstream_response_body_filter`: copy the body (never change it) and check it at its end.
-pub fn response_chunk(body: &Option<Bytes>, eos: bool, ctx: &mut RequestCtx) {
-    let limit = ctx.rt.settings.json_limit;
-    let Some(check) = ctx.response_check.as_mut() else { return };
-    let Some((_, _, buf)) = check.collecting.as_mut() else { return };
-    if let Some(b) = body {
-        buf.extend_from_slice(b);
+impl Validate {
+    fn report(&self, ctx: &RequestCtx, check: &ResponseCheck, out: &[Violation]) {
+        check.counter.inc();
+        let list = serde_json::to_string(out).unwrap_or_default();
+        let (api, id) = (&self.api, ctx.request_id_str());
+        log::warn!("response of api {api} does not match its spec: {list}, request {id}");
     }
-    if buf.len() > limit {
-        log::info!("response validation skipped (body over json_limit), request {}", ctx.request_id_str());
-        ctx.response_check = None;
-        return;
-    }
-    if !eos {
-        return;
-    }
-    let Some(check) = ctx.response_check.take() else { return };
-    let Some((status, i, buf)) = &check.collecting else { return };
-    let mut out = Vec::new();
-    match serde_json::from_slice::<serde_json::Value>(buf) {
-        Err(e) => out.push(violation("response", None, &format!("not JSON: {e}"))),
-        Ok(v) => {
-            let schema = check.responses.for_status(*status).and_then(|m| m.get(*i)).and_then(|(_, s)| s.as_ref());
-            if let Some(s) = schema {
-                s.check(&v, "response", None, &mut out);
-            }
+
+    /// The status and `Content-Type` against the spec; a JSON body to check starts being copied.
+    fn response_head(&self, resp: &ResponseHeader, ctx: &mut RequestCtx) {
+        let Some(mut check) = ctx.state.take::<ResponseCheck>() else { return };
+        let status = resp.status.as_u16();
+        let Some(media) = check.responses.for_status(status) else {
+            let why = format!("status {status} is not documented");
+            return self.report(ctx, &check, &[violation("response", None, &why)]);
+        };
+        let h = &resp.headers;
+        let empty = !has_body(h) && h.contains_key("content-length");
+        if media.is_empty() || check.head || matches!(status, 204 | 304) || empty {
+            return;
+        }
+        let ct = h.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let Some(i) = find_media(media, ct).and_then(|m| media.iter().position(|x| std::ptr::eq(x, m))) else {
+            let why = format!("Content-Type {ct:?} is not documented for {status}");
+            return self.report(ctx, &check, &[violation("response", None, &why)]);
+        };
+        let checkable = media[i].1.is_some() && is_json(h.get(http::header::CONTENT_TYPE));
+        if checkable && !h.contains_key(http::header::CONTENT_ENCODING) {
+            check.collecting = Some((status, i, Vec::new()));
+            ctx.state.insert(check);
         }
     }
-    if !out.is_empty() {
-        report(ctx, &check, &out);
+
+    /// Copy the body (never change it) and check it at its end.
+    fn response_chunk(&self, body: &Option<Bytes>, eos: bool, ctx: &mut RequestCtx) {
+        let Some(check) = ctx.state.get_mut::<ResponseCheck>() else { return };
+        let Some((_, _, buf)) = check.collecting.as_mut() else { return };
+        if let Some(b) = body {
+            buf.extend_from_slice(b);
+        }
+        if buf.len() > self.limit {
+            log::info!("response validation skipped (body over json_limit), request {}", ctx.request_id_str());
+            ctx.state.take::<ResponseCheck>();
+            return;
+        }
+        if !eos {
+            return;
+        }
+        let Some(check) = ctx.state.take::<ResponseCheck>() else { return };
+        let Some((status, i, buf)) = &check.collecting else { return };
+        let mut out = Vec::new();
+        match serde_json::from_slice::<serde_json::Value>(buf) {
+            Err(e) => out.push(violation("response", None, &format!("not JSON: {e}"))),
+            Ok(v) => {
+                let media = check.responses.for_status(*status).and_then(|m| m.get(*i));
+                if let Some(s) = media.and_then(|(_, s)| s.as_ref()) {
+                    s.check(&v, "response", None, &mut out);
+                }
+            }
+        }
+        if !out.is_empty() {
+            self.report(ctx, &check, &out);
+        }
     }
 }
 
@@ -326,7 +336,7 @@ pub fn for_api(
     a: &crate::config::ApiConfig,
     spec: &crate::openapi::Spec,
     key: &str,
-    metrics: &crate::metrics::Metrics,
+    (metrics, limit): (&crate::metrics::Metrics, usize),
     pattern: impl Fn(&str) -> String,
 ) -> Result<ByPattern, Vec<crate::config::ConfigError>> {
     if !a.validate_requests && !a.validate_responses {
@@ -339,7 +349,14 @@ pub fn for_api(
     let mut errors = Vec::new();
     for (path, ops) in crate::openapi::routes::paths(spec) {
         let p = pattern(&path);
-        match Validate::build(&p, &ops, &compiler, (a.validate_requests, a.validate_responses), metrics, &a.name) {
+        match Validate::build(
+            &p,
+            &ops,
+            &compiler,
+            (a.validate_requests, a.validate_responses),
+            metrics,
+            (&a.name, limit),
+        ) {
             Ok(v) => out.push((p, Arc::new(v) as Arc<dyn Plugin>)),
             Err(e) => errors.extend(e.iter().map(to_config)),
         }
@@ -348,5 +365,18 @@ pub fn for_api(
         Ok(out)
     } else {
         Err(errors)
+    }
+}
+
+/// `validate_requests` / `validate_responses`: one validator per spec path.
+pub struct ValidatePolicy;
+pub static POLICY: ValidatePolicy = ValidatePolicy;
+
+impl crate::plugins::registry::Policy for ValidatePolicy {
+    fn for_api(&self, api: &ApiScope, out: &mut ApiPlugins) -> crate::plugins::registry::Built {
+        let Some(spec) = api.spec else { return Ok(()) };
+        let setup = (api.setup.metrics, api.setup.json_limit);
+        out.by_pattern.extend(for_api(api.api, spec, &format!("{}.spec", api.key()), setup, |p| api.pattern(p))?);
+        Ok(())
     }
 }

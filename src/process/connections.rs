@@ -9,7 +9,7 @@
 //!   hands it to Pingora as a pipelined prefix (parsed without another read). A late head gets
 //!   408, an endless one 431, and the connection is closed. HTTP/2 (ALPN) goes to Pingora as is.
 
-use crate::proxy::respond::Problem;
+use crate::pipeline::Problem;
 use crate::runtime::{RuntimeHandle, Shared};
 use async_trait::async_trait;
 use bytes::BytesMut;
@@ -185,7 +185,7 @@ async fn read_head(
 
 /// Answer with `p` straight on the socket (no request was parsed) and close.
 async fn refuse(mut stream: Stream, p: Problem) {
-    let id = crate::proxy::ctx::new_request_id();
+    let id = crate::pipeline::ctx::new_request_id();
     let id = id.to_str().unwrap_or("-");
     let body = p.to_json(Some(id));
     let reason = p.status_code().canonical_reason().unwrap_or("Error");

@@ -2,11 +2,11 @@
 //! requests use the cache, their key, what a stored response may answer, `Cache-Status`,
 //! invalidation by unsafe methods, and `PURGE`.
 
-use super::ctx::RequestCtx;
-use super::respond::{self, Problem};
+use super::ctx::ProxyCtx;
 use crate::cache::policy::{self, ClientAsks, Requester};
 use crate::cache::status::{self, Outcome};
 use crate::cache::{key, Cache, RouteCache};
+use crate::pipeline::{respond, Problem};
 use crate::store::purges::Purge;
 use http::Method;
 use pingora::proxy::Session;
@@ -36,7 +36,7 @@ fn tls(session: &Session) -> bool {
 }
 
 /// `request_cache_filter`: switch the cache on for GET/HEAD on caching routes.
-pub fn enable(cache: &Cache, session: &mut Session, ctx: &mut RequestCtx) {
+pub fn enable(cache: &Cache, session: &mut Session, ctx: &mut ProxyCtx) {
     let Some(policy) = ctx.route.as_ref().and_then(|r| r.cache.clone()) else { return };
     ctx.cache.policy = Some(policy);
     let req = session.req_header();
@@ -59,7 +59,7 @@ pub fn enable(cache: &Cache, session: &mut Session, ctx: &mut RequestCtx) {
 }
 
 /// `cache_key_callback`.
-pub fn cache_key(session: &Session, ctx: &mut RequestCtx) -> Result<CacheKey> {
+pub fn cache_key(session: &Session, ctx: &mut ProxyCtx) -> Result<CacheKey> {
     ctx.cache.in_lookup = true;
     ctx.cache.looked_up = true;
     let per_consumer = ctx.cache.policy.as_ref().is_some_and(|p| p.per_consumer);
@@ -67,13 +67,13 @@ pub fn cache_key(session: &Session, ctx: &mut RequestCtx) -> Result<CacheKey> {
     Ok(key::build(key::url(session.req_header(), tls(session)), consumer))
 }
 
-pub fn on_miss(ctx: &mut RequestCtx) {
+pub fn on_miss(ctx: &mut ProxyCtx) {
     ctx.cache.in_lookup = false;
 }
 
 /// Whether this request must not share entries without the response's consent (RFC 9111
 /// §3.5): it carries `Authorization`, or a consumer on a route whose entries are shared.
-fn needs_consent(req: &RequestHeader, ctx: &RequestCtx) -> bool {
+fn needs_consent(req: &RequestHeader, ctx: &ProxyCtx) -> bool {
     let per_consumer = ctx.cache.policy.as_ref().is_some_and(|p| p.per_consumer);
     let own_entry = per_consumer && ctx.consumer.is_some();
     (req.headers.contains_key(http::header::AUTHORIZATION) || ctx.consumer.is_some()) && !own_entry
@@ -81,7 +81,7 @@ fn needs_consent(req: &RequestHeader, ctx: &RequestCtx) -> bool {
 
 /// `cache_hit_filter`: refuse entries this requester may not see; honour the client's
 /// `no-cache` / `max-age=0` by revalidating.
-pub fn on_hit(session: &Session, meta: &CacheMeta, fresh: bool, ctx: &mut RequestCtx) -> Option<ForcedFreshness> {
+pub fn on_hit(session: &Session, meta: &CacheMeta, fresh: bool, ctx: &mut ProxyCtx) -> Option<ForcedFreshness> {
     ctx.cache.in_lookup = false;
     let req = session.req_header();
     if needs_consent(req, ctx) {
@@ -95,7 +95,7 @@ pub fn on_hit(session: &Session, meta: &CacheMeta, fresh: bool, ctx: &mut Reques
 }
 
 /// `response_cache_filter`.
-pub fn cacheable(session: &Session, resp: &ResponseHeader, ctx: &RequestCtx) -> RespCacheable {
+pub fn cacheable(session: &Session, resp: &ResponseHeader, ctx: &ProxyCtx) -> RespCacheable {
     let Some(route) = ctx.cache.policy.as_ref() else {
         return RespCacheable::Uncacheable(pingora_cache::NoCacheReason::NeverEnabled);
     };
@@ -104,7 +104,7 @@ pub fn cacheable(session: &Session, resp: &ResponseHeader, ctx: &RequestCtx) -> 
 }
 
 /// `cache_vary_filter`.
-pub fn variance(meta: &CacheMeta, ctx: &mut RequestCtx, req: &RequestHeader) -> Option<pingora_cache::key::HashBinary> {
+pub fn variance(meta: &CacheMeta, ctx: &mut ProxyCtx, req: &RequestHeader) -> Option<pingora_cache::key::HashBinary> {
     let v = policy::variance(meta, req);
     if ctx.cache.in_lookup && v.is_some() {
         ctx.cache.vary_seen = true;
@@ -121,7 +121,7 @@ pub fn serve_stale(error: Option<&Error>) -> bool {
 static CACHE_STATUS: http::HeaderName = http::HeaderName::from_static("cache-status");
 
 /// `response_filter`: `Cache-Status`, and the invalidation an unsafe request earned.
-pub fn on_response(cache: &Cache, session: &Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+pub fn on_response(cache: &Cache, session: &Session, resp: &mut ResponseHeader, ctx: &mut ProxyCtx) -> Result<()> {
     if ctx.cache.policy.is_none() {
         return Ok(());
     }
@@ -139,14 +139,14 @@ pub fn on_response(cache: &Cache, session: &Session, resp: &mut ResponseHeader, 
     // With the other per-request headers, in one edit of the header (a stored header keeps
     // Pingora's case map, and inserting into both maps here cost ~2k instructions per hit).
     let value = http::HeaderValue::try_from(value).or_err(ErrorType::InternalError, "cache-status")?;
-    ctx.answer_headers.push((CACHE_STATUS.clone(), value));
+    ctx.answer.push(CACHE_STATUS.clone(), value);
     Ok(())
 }
 
 /// `PURGE <url>` on the proxy (when `cache.purge_method` is on): the admin token as a bearer
 /// token; a target ending in `*` purges by prefix, on every node (through the store). Returns
 /// false when this is no PURGE.
-pub async fn purge(shared: &crate::runtime::Shared, session: &mut Session, ctx: &RequestCtx) -> Result<bool> {
+pub async fn purge(shared: &crate::runtime::Shared, session: &mut Session, ctx: &ProxyCtx) -> Result<bool> {
     let Some(token) = ctx.rt.cache.purge_token else { return Ok(false) };
     if session.req_header().method.as_str() != "PURGE" {
         return Ok(false);

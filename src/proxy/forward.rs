@@ -1,8 +1,8 @@
 //! Toward the upstream (DESIGN §3 steps 5-7 and 10): pick a peer, decide retries, write the
 //! forwarded request's headers, and format the access-log line.
 
-use super::ctx::RequestCtx;
-use super::edit;
+use super::ctx::ProxyCtx;
+use crate::pipeline::edit;
 use crate::upstream::{bit, HashOn};
 use http::{HeaderName, HeaderValue};
 use pingora::proxy::Session;
@@ -12,7 +12,7 @@ use pingora_http::RequestHeader;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-pub fn pick_peer(session: &Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+pub fn pick_peer(session: &Session, ctx: &mut ProxyCtx) -> Result<Box<HttpPeer>> {
     let Some(route) = ctx.route.as_ref() else {
         return Error::e_explain(ErrorType::HTTPStatus(404), "no route");
     };
@@ -39,7 +39,7 @@ pub fn pick_peer(session: &Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer
     Ok(http)
 }
 
-fn hash_key(on: &HashOn, session: &Session, ctx: &RequestCtx) -> Vec<u8> {
+fn hash_key(on: &HashOn, session: &Session, ctx: &ProxyCtx) -> Vec<u8> {
     let req = session.req_header();
     let ip = || ctx.client_ip.map(|ip| ip.to_string().into_bytes()).unwrap_or_default();
     match on {
@@ -67,7 +67,7 @@ fn cookie<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a [u8]> {
 
 /// The current peer failed before answering. Count it against the peer (when `blame`), free its
 /// slot, and say whether the request may try another peer within the cluster's `retries`.
-pub fn on_peer_failure(ctx: &mut RequestCtx, e: &Error, blame: bool) -> bool {
+pub fn on_peer_failure(ctx: &mut ProxyCtx, e: &Error, blame: bool) -> bool {
     let Some(i) = ctx.release_peer() else { return false };
     let timeout = matches!(e.etype(), ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout);
     ctx.last_failure = Some(if timeout { 504 } else { 502 });
@@ -94,7 +94,7 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Step 7 on the upstream copy of the request: path rewrite, hop-by-hop and `Connection`-named
 /// fields removed (`hop.rs`), then `X-Forwarded-*`, `X-Request-Id` and the route's rewrites —
 /// added after the removal, so a client can never make the gateway drop a header it adds.
-pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &RequestCtx) -> Result<()> {
+pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &ProxyCtx) -> Result<()> {
     let Some(route) = ctx.route.as_ref() else { return Ok(()) };
     if route.strip > 0 {
         let raw = req.raw_path();
@@ -159,7 +159,7 @@ pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &Reques
 }
 
 /// One JSON line for the access log.
-pub fn access_line(session: &Session, ctx: &RequestCtx, status: u16) -> Vec<u8> {
+pub fn access_line(session: &Session, ctx: &ProxyCtx, status: u16) -> Vec<u8> {
     let req = session.req_header();
     let route = ctx.route.as_ref();
     let upstream = route.zip(ctx.last_peer).and_then(|(r, i)| r.api.cluster.peers.get(i)).map(|p| p.label.as_str());

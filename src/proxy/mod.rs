@@ -1,30 +1,28 @@
-//! The data plane: `Gateway` implements Pingora's `ProxyHttp`. Each hook delegates to a
-//! helper so the request's path through DESIGN §3 reads top to bottom.
+//! The data plane: `Gateway` implements Pingora's `ProxyHttp`. Each hook only delegates —
+//! to the route's plugin chain (`phases.rs`), routing (`start.rs`), peers and forwarding
+//! (`forward.rs`) or the cache (`cache_hooks.rs`) — so a request's path reads top to bottom.
 
-pub mod body;
 mod cache_hooks;
-pub mod compress;
 pub mod ctx;
-mod edit;
 mod forward;
 mod hop;
 pub mod path;
-pub mod respond;
+mod phases;
 pub mod router;
 mod start;
 pub mod versions;
 
 use crate::access_log::AccessLog;
+use crate::pipeline::{respond, Problem};
 use crate::runtime::{RuntimeHandle, Shared};
 use async_trait::async_trait;
 use bytes::Bytes;
-use ctx::RequestCtx;
+use ctx::ProxyCtx;
 use pingora::modules::http::HttpModules;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
-use respond::Problem;
 use std::sync::Arc;
 
 pub struct Gateway {
@@ -35,23 +33,23 @@ pub struct Gateway {
 
 #[async_trait]
 impl ProxyHttp for Gateway {
-    type CTX = RequestCtx;
+    type CTX = ProxyCtx;
 
-    fn new_ctx(&self) -> RequestCtx {
-        RequestCtx::new(self.runtime.load_full())
+    fn new_ctx(&self) -> ProxyCtx {
+        ProxyCtx::new(self.runtime.load_full())
     }
 
-    /// No downstream modules: compression runs in this proxy's own hooks (`compress.rs`).
+    /// No downstream modules: compression is a plugin of the chain (`plugins/compression.rs`).
     fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
 
-    async fn early_request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+    async fn early_request_filter(&self, session: &mut Session, ctx: &mut ProxyCtx) -> Result<()> {
         self.shared.metrics.in_flight.inc();
         ctx.counted = true;
         start::begin(session, ctx);
         Ok(())
     }
 
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+    async fn request_filter(&self, session: &mut Session, ctx: &mut ProxyCtx) -> Result<bool> {
         // PURGE is about the cache key, not a route: a path no route takes may still be stored.
         if ctx.reject.as_ref().is_none_or(|p| matches!(p.status, 404 | 405))
             && cache_hooks::purge(&self.shared, session, ctx).await?
@@ -62,29 +60,7 @@ impl ProxyHttp for Gateway {
             respond::send(session, ctx, &p).await?;
             return Ok(true);
         }
-        let Some(route) = ctx.route.as_ref() else { return Ok(false) };
-        if !route.chain.request.is_empty() {
-            let route = route.clone();
-            for plugin in &route.chain.request {
-                let flow = match plugin.request_now(session, ctx) {
-                    Some(flow) => flow,
-                    None => plugin.request(session, ctx).await,
-                };
-                match flow {
-                    crate::plugins::Flow::Continue => {}
-                    crate::plugins::Flow::Respond(p) => {
-                        respond::send(session, ctx, &p).await?;
-                        return Ok(true);
-                    }
-                    crate::plugins::Flow::Done => return Ok(true),
-                }
-            }
-        }
-        if let Err(p) = body::edit_request(session, ctx, &self.shared).await {
-            respond::send(session, ctx, &p).await?;
-            return Ok(true);
-        }
-        Ok(false)
+        phases::request(session, ctx).await
     }
 
     async fn request_body_filter(
@@ -92,28 +68,21 @@ impl ProxyHttp for Gateway {
         _s: &mut Session,
         body: &mut Option<Bytes>,
         eos: bool,
-        ctx: &mut RequestCtx,
+        ctx: &mut ProxyCtx,
     ) -> Result<()> {
-        body::request_chunk(body, eos, ctx);
-        if let Some(b) = body {
-            ctx.body_bytes += b.len() as u64;
-            if ctx.body_bytes > ctx.rt.settings.max_body_size {
-                return Error::e_explain(ErrorType::HTTPStatus(413), "request body over max_body_size");
-            }
-        }
-        Ok(())
+        phases::request_body(body, eos, ctx)
     }
 
-    fn request_cache_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+    fn request_cache_filter(&self, session: &mut Session, ctx: &mut ProxyCtx) -> Result<()> {
         cache_hooks::enable(&self.shared.cache, session, ctx);
         Ok(())
     }
 
-    fn cache_key_callback(&self, session: &Session, ctx: &mut RequestCtx) -> Result<pingora_cache::CacheKey> {
+    fn cache_key_callback(&self, session: &Session, ctx: &mut ProxyCtx) -> Result<pingora_cache::CacheKey> {
         cache_hooks::cache_key(session, ctx)
     }
 
-    fn cache_miss(&self, session: &mut Session, ctx: &mut RequestCtx) {
+    fn cache_miss(&self, session: &mut Session, ctx: &mut ProxyCtx) {
         cache_hooks::on_miss(ctx);
         session.cache.cache_miss();
     }
@@ -124,7 +93,7 @@ impl ProxyHttp for Gateway {
         meta: &pingora_cache::CacheMeta,
         _hit: &mut pingora_cache::HitHandler,
         is_fresh: bool,
-        ctx: &mut RequestCtx,
+        ctx: &mut ProxyCtx,
     ) -> Result<Option<pingora_cache::ForcedFreshness>> {
         Ok(cache_hooks::on_hit(session, meta, is_fresh, ctx))
     }
@@ -133,7 +102,7 @@ impl ProxyHttp for Gateway {
         &self,
         session: &Session,
         resp: &ResponseHeader,
-        ctx: &mut RequestCtx,
+        ctx: &mut ProxyCtx,
     ) -> Result<pingora_cache::RespCacheable> {
         Ok(cache_hooks::cacheable(session, resp, ctx))
     }
@@ -141,27 +110,21 @@ impl ProxyHttp for Gateway {
     fn cache_vary_filter(
         &self,
         meta: &pingora_cache::CacheMeta,
-        ctx: &mut RequestCtx,
+        ctx: &mut ProxyCtx,
         req: &RequestHeader,
     ) -> Option<pingora_cache::key::HashBinary> {
         cache_hooks::variance(meta, ctx, req)
     }
 
-    fn should_serve_stale(&self, _s: &mut Session, _ctx: &mut RequestCtx, error: Option<&Error>) -> bool {
+    fn should_serve_stale(&self, _s: &mut Session, _ctx: &mut ProxyCtx, error: Option<&Error>) -> bool {
         cache_hooks::serve_stale(error)
     }
 
-    async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(&self, session: &mut Session, ctx: &mut ProxyCtx) -> Result<Box<HttpPeer>> {
         forward::pick_peer(session, ctx)
     }
 
-    fn fail_to_connect(
-        &self,
-        _s: &mut Session,
-        _peer: &HttpPeer,
-        ctx: &mut RequestCtx,
-        mut e: Box<Error>,
-    ) -> Box<Error> {
+    fn fail_to_connect(&self, _s: &mut Session, _peer: &HttpPeer, ctx: &mut ProxyCtx, mut e: Box<Error>) -> Box<Error> {
         let retry = forward::on_peer_failure(ctx, &e, true);
         e.set_retry(retry);
         e
@@ -172,7 +135,7 @@ impl ProxyHttp for Gateway {
         _peer: &HttpPeer,
         session: &mut Session,
         mut e: Box<Error>,
-        ctx: &mut RequestCtx,
+        ctx: &mut ProxyCtx,
         client_reused: bool,
     ) -> Box<Error> {
         // Retry only what is safe: an idempotent request whose body can be replayed, before any
@@ -198,20 +161,18 @@ impl ProxyHttp for Gateway {
         &self,
         session: &mut Session,
         req: &mut RequestHeader,
-        ctx: &mut RequestCtx,
+        ctx: &mut ProxyCtx,
     ) -> Result<()> {
-        forward::upstream_request(session, req, ctx)?;
-        body::request_length(req, ctx)
+        forward::upstream_request(session, req, ctx)
     }
 
     async fn upstream_response_filter(
         &self,
         session: &mut Session,
         resp: &mut ResponseHeader,
-        ctx: &mut RequestCtx,
+        ctx: &mut ProxyCtx,
     ) -> Result<()> {
-        crate::plugins::validate::response_head(resp, ctx);
-        body::start_response(session, resp, ctx, &self.shared);
+        phases::upstream_response(session, resp, ctx);
         if let Some(t) = ctx.upstream_start {
             ctx.upstream_time = Some(t.elapsed());
         }
@@ -226,10 +187,9 @@ impl ProxyHttp for Gateway {
         _s: &mut Session,
         body: &mut Option<Bytes>,
         eos: bool,
-        ctx: &mut RequestCtx,
+        ctx: &mut ProxyCtx,
     ) -> Result<Option<std::time::Duration>> {
-        crate::plugins::validate::response_chunk(body, eos, ctx);
-        body::response_chunk(body, eos, ctx, &self.shared);
+        phases::upstream_body(body, eos, ctx);
         Ok(None)
     }
 
@@ -238,9 +198,9 @@ impl ProxyHttp for Gateway {
         _s: &mut Session,
         body: &mut Option<Bytes>,
         eos: bool,
-        ctx: &mut RequestCtx,
+        ctx: &mut ProxyCtx,
     ) -> Result<Option<std::time::Duration>> {
-        compress::on_body(body, eos, ctx);
+        phases::response_body(body, eos, ctx);
         Ok(None)
     }
 
@@ -248,34 +208,13 @@ impl ProxyHttp for Gateway {
         &self,
         session: &mut Session,
         resp: &mut ResponseHeader,
-        ctx: &mut RequestCtx,
+        ctx: &mut ProxyCtx,
     ) -> Result<()> {
         cache_hooks::on_response(&self.shared.cache, session, resp, ctx)?;
-        compress::on_response(session, resp, ctx)?;
-        // The per-request headers (rate limits, lifecycle) move in (replacing any from upstream)
-        // before the response plugins run, so a route's `remove_headers` can still drop them.
-        let answer_headers = std::mem::take(&mut ctx.answer_headers);
-        let plugins = ctx.route.as_ref().map(|r| r.chain.response.as_slice()).unwrap_or_default();
-        // Room for the request id, two headers per plugin, and the per-request headers.
-        edit::response(resp, 1 + plugins.len() * 2 + answer_headers.len(), |parts| {
-            parts.headers.insert(forward::X_REQUEST_ID.clone(), ctx.request_id.clone());
-            for (name, value) in answer_headers {
-                // `Vary` and `Link` add to the upstream's (its own links, e.g. pagination, stay);
-                // the gateway's other headers replace theirs.
-                if name == http::header::VARY || name == http::header::LINK {
-                    parts.headers.append(name, value);
-                } else {
-                    parts.headers.insert(name, value);
-                }
-            }
-            for plugin in plugins {
-                plugin.response(parts, ctx)?;
-            }
-            Ok(())
-        })
+        phases::response(session, resp, ctx)
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut ProxyCtx) -> FailToProxy {
         let Some(p) = Problem::from_error(e) else {
             return FailToProxy { error_code: 0, can_reuse_downstream: false };
         };
@@ -291,17 +230,18 @@ impl ProxyHttp for Gateway {
         FailToProxy { error_code: p.status, can_reuse_downstream: false }
     }
 
-    fn suppress_error_log(&self, _s: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
+    fn suppress_error_log(&self, _s: &Session, _ctx: &ProxyCtx, e: &Error) -> bool {
         // 4xx decided by the gateway and malformed client requests are answers, not errors.
         matches!(e.etype(), ErrorType::HTTPStatus(c) if *c < 500) || *e.esource() == pingora::ErrorSource::Downstream
     }
 
-    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut ProxyCtx) {
         ctx.release_peer();
+        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
+        phases::logging(ctx, status);
         if ctx.counted {
             self.shared.metrics.in_flight.dec();
         }
-        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
         let method = &session.req_header().method;
         let metrics = ctx.route.as_ref().map(|r| &r.api.metrics).unwrap_or(&ctx.rt.unrouted);
         metrics.count(method, status);
@@ -321,7 +261,7 @@ impl ProxyHttp for Gateway {
 
 impl Gateway {
     /// One analytics event per routed request: a lock-free push, no allocation.
-    fn record_analytics(&self, session: &Session, ctx: &RequestCtx, status: u16) {
+    fn record_analytics(&self, session: &Session, ctx: &ProxyCtx, status: u16) {
         let (Some(route), true) = (&ctx.route, self.shared.analytics.enabled()) else { return };
         self.shared.analytics.push(crate::analytics::Event {
             at_ms: crate::store::now_ms(),

@@ -1,17 +1,17 @@
 //! The start of every request (DESIGN §3 steps 1-2): request id, client address, size limits,
 //! path normalization, routing. Anything refused here is answered by `request_filter`.
 
-use super::ctx::{new_request_id, sane_request_id, RequestCtx};
+use super::ctx::{new_request_id, sane_request_id, ProxyCtx};
 use super::path::{normalize, PathError};
-use super::respond::{Problem, ProblemKind};
 use super::router::{Match, MethodSet};
 use super::versions;
+use crate::pipeline::{Problem, ProblemKind};
 use crate::runtime::{Route, Runtime};
 use pingora::proxy::Session;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-pub fn begin(session: &mut Session, ctx: &mut RequestCtx) {
+pub fn begin(session: &mut Session, ctx: &mut ProxyCtx) {
     let req = session.req_header();
     ctx.request_id = match req.headers.get("x-request-id") {
         Some(v) if sane_request_id(v.as_bytes()) => v.clone(),
@@ -40,7 +40,7 @@ pub fn begin(session: &mut Session, ctx: &mut RequestCtx) {
     match check_and_route(session, &ctx.rt) {
         Ok(route) => {
             if let Some(vary) = &route.api.vary {
-                ctx.answer_headers.push((http::header::VARY, vary.clone()));
+                ctx.answer.push(http::header::VARY, vary.clone());
             }
             ctx.route = Some(route)
         }

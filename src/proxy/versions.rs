@@ -4,8 +4,8 @@
 //! header get the first `active` version in config order (else the first): adding a version
 //! never moves existing clients.
 
-use super::respond::Problem;
 use super::router::{Match, MethodSet, Router};
+use crate::pipeline::Problem;
 use crate::runtime::{Api, Route};
 use http::{HeaderName, HeaderValue};
 use pingora_http::RequestHeader;
@@ -70,7 +70,6 @@ pub fn switch_route(default: Arc<Api>, versions: Versions) -> Route {
         strip: 0,
         chain: Default::default(),
         versions: Some(Arc::new(versions)),
-        body: Default::default(),
         cache: None,
     }
 }

@@ -11,11 +11,12 @@ pub mod jwks;
 pub mod jwt;
 mod ttl_cache;
 
-use super::{Flow, Phases, Plugin};
+use super::registry::{Built, Plugins, Policy, RouteScope};
 use crate::config::{AuthMethod, ConfigError, LoadedConfig};
 use crate::consumers::{sha256, Consumer, Consumers, LiveDirectory};
-use crate::proxy::ctx::RequestCtx;
-use crate::proxy::respond::Problem;
+use crate::pipeline::Problem;
+use crate::pipeline::RequestCtx;
+use crate::pipeline::{Flow, Phases, Plugin};
 use async_trait::async_trait;
 use http::{HeaderName, HeaderValue};
 use pingora_proxy::Session;
@@ -254,7 +255,9 @@ impl Plugin for Auth {
             }
         }
         ctx.consumer = Some(consumer);
-        ctx.token = token;
+        if let Some(t) = token {
+            ctx.state.insert(t);
+        }
         Flow::Continue
     }
 
@@ -264,10 +267,23 @@ impl Plugin for Auth {
         if let Some(g) = c.groups_header() {
             req.headers.insert(X_CONSUMER_GROUPS.clone(), g.clone());
         }
-        if let Some(t) = &ctx.token {
+        if let Some(t) = ctx.state.get::<Arc<jwt::Verified>>() {
             for (n, v) in &t.headers {
                 req.headers.insert(n.clone(), v.clone());
             }
+        }
+        Ok(())
+    }
+}
+
+/// Authentication and authorization of a route (none for a public one).
+pub struct AuthPolicy;
+pub static POLICY: AuthPolicy = AuthPolicy;
+
+impl Policy for AuthPolicy {
+    fn for_route(&self, r: &RouteScope, out: &mut Plugins) -> Built {
+        if let Some(a) = Auth::build(r.api.api, r.route, r.api.setup.auth) {
+            out.push(Arc::new(a));
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 use super::Counted;
 use crate::limits::gcra::Decision;
 use crate::limits::{Clock, Kind, Policy};
+use crate::pipeline::AnswerHeaders;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use std::sync::{Arc, OnceLock};
@@ -60,8 +61,8 @@ fn push_item(out: &mut Vec<u8>, c: &Counted, clock: &Clock) {
     }
 }
 
-/// Add the headers of these decisions to `h` (a request's `answer_headers`).
-pub fn write(h: &mut Vec<(HeaderName, HeaderValue)>, decided: &[(&Counted, Decision)], clock: &Clock) {
+/// Add the headers of these decisions to a request's answer headers.
+pub fn write(h: &mut AnswerHeaders, decided: &[(&Counted, Decision)], clock: &Clock) {
     let Some((tightest, d)) = decided.iter().min_by_key(|(_, d)| (d.remaining, std::cmp::Reverse(d.reset))) else {
         return;
     };
@@ -93,15 +94,15 @@ pub fn write(h: &mut Vec<(HeaderName, HeaderValue)>, decided: &[(&Counted, Decis
     }
     h.reserve(6);
     if let Some(policy) = policy {
-        h.push((RATELIMIT_POLICY.clone(), policy));
+        h.push(RATELIMIT_POLICY.clone(), policy);
     }
     // The bytes move into the value (no copy); they are only checked.
     if let Ok(state) = HeaderValue::from_maybe_shared(Bytes::from(state)) {
-        h.push((RATELIMIT.clone(), state));
+        h.push(RATELIMIT.clone(), state);
     }
-    h.push((X_LIMIT.clone(), tightest.headers.limit.clone()));
-    h.push((X_REMAINING.clone(), number(d.remaining)));
-    h.push((X_RESET.clone(), number(d.reset)));
+    h.push(X_LIMIT.clone(), tightest.headers.limit.clone());
+    h.push(X_REMAINING.clone(), number(d.remaining));
+    h.push(X_RESET.clone(), number(d.reset));
 }
 
 /// The headers `write` gives these policies' decisions, without a route's counters: what the
@@ -119,7 +120,7 @@ pub fn for_decisions(decided: &[(Arc<Policy>, Decision)], clock: &Clock) -> Vec<
         })
         .collect();
     let pairs: Vec<(&Counted, Decision)> = counted.iter().zip(decided).map(|(c, (_, d))| (c, *d)).collect();
-    let mut out = Vec::new();
+    let mut out = AnswerHeaders::default();
     write(&mut out, &pairs, clock);
-    out
+    out.iter().cloned().collect()
 }

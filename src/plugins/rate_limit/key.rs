@@ -2,7 +2,7 @@
 //! cells by bytes, so the hot path formats no text; only Redis key names need the text form.
 
 use crate::config::LimitKey;
-use crate::proxy::ctx::RequestCtx;
+use crate::pipeline::RequestCtx;
 use pingora_proxy::Session;
 use std::borrow::Cow;
 use std::net::IpAddr;

@@ -8,13 +8,14 @@ mod headers;
 mod key;
 mod redis;
 
-use super::{Flow, Phases, Plugin};
+use super::registry::{self, Built, Plugins, RouteScope};
 use crate::config::LimitKey;
 use crate::limits::gcra::Decision;
 use crate::limits::local::{Cell, LocalStore};
 use crate::limits::{Backend, Clock, InFlight, Plan, Plans, Policy};
-use crate::proxy::ctx::RequestCtx;
-use crate::proxy::respond::Problem;
+use crate::pipeline::Problem;
+use crate::pipeline::RequestCtx;
+use crate::pipeline::{Flow, Phases, Plugin};
 use async_trait::async_trait;
 #[doc(hidden)]
 pub use headers::for_decisions;
@@ -106,7 +107,7 @@ impl RateLimit {
 }
 
 fn too_many(ctx: &mut RequestCtx, retry_after: u64, what: &'static str) -> Flow {
-    ctx.answer_headers.push((http::header::RETRY_AFTER, HeaderValue::from(retry_after)));
+    ctx.answer.push(http::header::RETRY_AFTER, HeaderValue::from(retry_after));
     Flow::Respond(Problem::new(429, what))
 }
 
@@ -120,7 +121,7 @@ impl Plugin for RateLimit {
         300
     }
     fn phases(&self) -> Phases {
-        // Its headers reach the response through `ctx.answer_headers` (moved in by the proxy).
+        // Its headers reach every answer through `ctx.answer` (moved in by the proxy).
         Phases { request: true, ..Default::default() }
     }
 
@@ -164,22 +165,22 @@ impl RateLimit {
                 match InFlight::acquire(cell, c.max) {
                     Some(slot) => {
                         allowed.inc();
-                        ctx.in_flight = Some(slot);
+                        ctx.state.insert(slot);
                     }
                     None => {
                         limited.inc();
                         // draft-09 quota unit for in-flight limits; nothing left, retry in 1 s.
-                        let h = &mut ctx.answer_headers;
+                        let h = &mut ctx.answer;
                         let policy = format!("\"{}\";q={};qu=\"concurrent-requests\"", c.name, c.max);
                         if let Ok(v) = HeaderValue::from_str(&policy) {
-                            h.push((RATELIMIT_POLICY.clone(), v));
+                            h.push(RATELIMIT_POLICY.clone(), v);
                         }
                         if let Ok(v) = HeaderValue::from_str(&format!("\"{}\";r=0;t=1", c.name)) {
-                            h.push((RATELIMIT.clone(), v));
+                            h.push(RATELIMIT.clone(), v);
                         }
-                        h.push((X_LIMIT.clone(), HeaderValue::from(c.max)));
-                        h.push((X_REMAINING.clone(), HeaderValue::from_static("0")));
-                        h.push((X_RESET.clone(), HeaderValue::from_static("1")));
+                        h.push(X_LIMIT.clone(), HeaderValue::from(c.max));
+                        h.push(X_REMAINING.clone(), HeaderValue::from_static("0"));
+                        h.push(X_RESET.clone(), HeaderValue::from_static("1"));
                         return Err(too_many(ctx, 1, "too many requests in flight for this consumer"));
                     }
                 }
@@ -224,14 +225,36 @@ fn allowed(ctx: &mut RequestCtx, decided: &[(&Counted, Decision)], clock: &Clock
     for (c, _) in decided {
         c.allowed.inc();
     }
-    headers::write(&mut ctx.answer_headers, decided, clock);
+    headers::write(&mut ctx.answer, decided, clock);
     Flow::Continue
 }
 
 /// Limit `c` denied the request: 429 naming only that limit.
 fn denied(ctx: &mut RequestCtx, c: &Counted, d: Decision, clock: &Clock) -> Flow {
     c.limited.inc();
-    headers::write(&mut ctx.answer_headers, &[(c, d)], clock);
-    ctx.in_flight = None;
+    headers::write(&mut ctx.answer, &[(c, d)], clock);
+    ctx.state.take::<InFlight>();
     too_many(ctx, d.retry_after, "rate limit exceeded")
+}
+
+/// The API's and the route's `limits`, and the plans.
+pub struct RateLimitPolicy;
+pub static POLICY: RateLimitPolicy = RateLimitPolicy;
+
+impl registry::Policy for RateLimitPolicy {
+    fn for_route(&self, r: &RouteScope, out: &mut Plugins) -> Built {
+        let a = r.api.api;
+        let api_scope = format!("api:{}:{}", a.name, a.version);
+        let mut limits = crate::limits::limit_policies(&api_scope, "api", &a.limits);
+        if let Some(rc) = r.route {
+            let scope = format!("{api_scope}:{}:{:?}", r.pattern, rc.methods);
+            limits.extend(crate::limits::limit_policies(&scope, "route", &rc.limits));
+        }
+        let plan = r.route.and_then(|rc| rc.plan.as_deref()).or(a.plan.as_deref());
+        let authenticated = !r.auth_methods().is_empty();
+        if let Some(l) = RateLimit::build(&r.api.setup.limits, &a.name, plan, limits, authenticated) {
+            out.push(Arc::new(l));
+        }
+        Ok(())
+    }
 }

@@ -6,9 +6,9 @@ use super::{allowed, denied, Counted, RateLimit};
 use crate::config::OnBackendError;
 use crate::limits::redis::{Verdict, KEY_PREFIX};
 use crate::limits::{Clock, RedisBackend};
-use crate::plugins::Flow;
-use crate::proxy::ctx::RequestCtx;
-use crate::proxy::respond::Problem;
+use crate::pipeline::Flow;
+use crate::pipeline::Problem;
+use crate::pipeline::RequestCtx;
 use http::HeaderValue;
 use pingora_proxy::Session;
 
@@ -53,8 +53,8 @@ impl RateLimit {
                 match r.on_error {
                     OnBackendError::Allow => Flow::Continue,
                     OnBackendError::Deny => {
-                        ctx.in_flight = None;
-                        ctx.answer_headers.push((http::header::RETRY_AFTER, HeaderValue::from_static("1")));
+                        ctx.state.take::<crate::limits::InFlight>();
+                        ctx.answer.push(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
                         Flow::Respond(Problem::new(503, "the rate limit service is unavailable"))
                     }
                 }

@@ -2,6 +2,7 @@
 //! Never an upstream address, a file path or a backtrace.
 
 use super::ctx::RequestCtx;
+use super::problem::Problem;
 use bytes::Bytes;
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
@@ -9,8 +10,6 @@ use pingora_proxy::Session;
 /// Request bodies up to this size are drained so the connection can be reused after an early
 /// answer; larger or chunked bodies close the connection instead.
 const DRAIN_LIMIT: u64 = 64 * 1024;
-
-pub use crate::pipeline::problem::{Problem, ProblemKind};
 
 /// Write `p` as the whole response.
 pub async fn send(session: &mut Session, ctx: &RequestCtx, p: &Problem) -> pingora::Result<()> {
@@ -23,16 +22,9 @@ pub async fn send(session: &mut Session, ctx: &RequestCtx, p: &Problem) -> pingo
     if let Some(allow) = &p.allow {
         resp.insert_header(http::header::ALLOW, allow.as_str())?;
     }
-    // A script on an allowed origin may read the gateway's own refusals (401, 403, 429…) too.
-    for (name, value) in &ctx.cors {
-        resp.insert_header(name.clone(), value.clone())?;
-    }
-    if !ctx.cors.is_empty() {
-        resp.append_header(http::header::VARY, "Origin")?;
-    }
-    for (name, value) in &ctx.answer_headers {
-        resp.append_header(name.clone(), value.clone())?;
-    }
+    // CORS (a script on an allowed origin may read the gateway's refusals too), rate-limit
+    // state, lifecycle: the same headers as on an upstream's answer.
+    ctx.answer.apply_to(&mut resp)?;
     for c in p.challenges.iter().flat_map(|c| c.iter()) {
         resp.append_header(http::header::WWW_AUTHENTICATE, c.clone())?;
     }
@@ -64,17 +56,15 @@ async fn send_head_open(
     session.write_response_header(Box::new(resp), end).await
 }
 
-/// A whole answer made by the gateway (a mock): the request id, CORS and per-request headers
-/// (lifecycle, rate limits) added as on any gateway answer.
+/// A whole answer made by the gateway (a mock): the request id and the answer headers (CORS,
+/// lifecycle, rate limits) added as on any answer.
 pub async fn send_full(
     session: &mut Session,
     ctx: &RequestCtx,
     mut resp: ResponseHeader,
     body: Bytes,
 ) -> pingora::Result<()> {
-    for (name, value) in ctx.cors.iter().chain(&ctx.answer_headers) {
-        resp.append_header(name.clone(), value.clone())?;
-    }
+    ctx.answer.apply_to(&mut resp)?;
     let end = body.is_empty() || session.req_header().method == http::Method::HEAD;
     send_head_open(session, ctx, resp, end).await?;
     if !end {

@@ -1,5 +1,4 @@
-//! JSON body edits (`request`/`response` tables' `json_set` and `json_remove`) with JSON
-//! Pointer paths (RFC 6901). Removals run first, then sets. A set creates missing objects on the
+//! The edits themselves (`json_set` and `json_remove`) with JSON Pointer paths (RFC 6901). Removals run first, then sets. A set creates missing objects on the
 //! way; in an array an index may name an element or the end (`-`, or the length) to append. A
 //! pointer that runs into a scalar, or past an array's end, changes nothing.
 
@@ -13,13 +12,6 @@ type Pointer = Vec<String>;
 pub struct JsonOps {
     remove: Vec<Pointer>,
     set: Vec<(Pointer, Value)>,
-}
-
-/// A route's request and response edits, resolved at load time.
-#[derive(Default, Clone)]
-pub struct BodyEdits {
-    pub request: Option<Arc<JsonOps>>,
-    pub response: Option<Arc<JsonOps>>,
 }
 
 /// RFC 6901: `""` is the whole document (not allowed here), else `/`-separated tokens with
@@ -38,18 +30,6 @@ pub fn parse_pointer(p: &str) -> Result<Pointer, String> {
             }
         })
         .collect()
-}
-
-impl BodyEdits {
-    pub fn build(
-        api: &crate::config::ApiConfig,
-        route: Option<&crate::config::RouteConfig>,
-    ) -> Result<BodyEdits, String> {
-        Ok(BodyEdits {
-            request: JsonOps::merge(api.request.as_ref(), route.and_then(|r| r.request.as_ref()))?,
-            response: JsonOps::merge(api.response.as_ref(), route.and_then(|r| r.response.as_ref()))?,
-        })
-    }
 }
 
 impl JsonOps {
@@ -160,12 +140,6 @@ fn index(t: &str) -> Option<usize> {
 }
 
 /// `application/json` or any `+json` type (parameters ignored).
-pub fn is_json(content_type: Option<&http::HeaderValue>) -> bool {
-    let Some(ct) = content_type.and_then(|v| v.to_str().ok()) else { return false };
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,14 +189,5 @@ mod tests {
         assert_eq!(parse_pointer("/a~1b/~0").unwrap(), vec!["a/b".to_string(), "~".to_string()]);
         assert!(ops(&[], &["/a"]).apply(b"{not json").is_err());
         assert_eq!(index("01"), None);
-    }
-
-    #[test]
-    fn json_types() {
-        let v = |s: &'static str| http::HeaderValue::from_static(s);
-        assert!(is_json(Some(&v("application/json; charset=utf-8"))));
-        assert!(is_json(Some(&v("application/problem+json"))));
-        assert!(!is_json(Some(&v("text/plain"))));
-        assert!(!is_json(None));
     }
 }

@@ -1,15 +1,14 @@
-//! Response compression (DESIGN §3 step 8): gzip, brotli or zstd, whichever the client's
+//! Response compression: gzip, brotli or zstd, whichever the client's
 //! `Accept-Encoding` weighs highest (q-values honoured). Eligible responses: configured media
 //! types, at least `min_size` when the length is known, not already encoded (never twice), not
 //! partial, not `no-transform`; they get `Vary: Accept-Encoding` whatever the client asked.
 //! The cache stores the identity body; each answer, hit or miss, is encoded for its client.
 
-use super::ctx::RequestCtx;
+use super::registry::{ApiPlugins, ApiScope, Built, Policy};
 use crate::config::CompressionConfig;
+use crate::pipeline::{Phases, Plugin, RequestCtx};
 use bytes::Bytes;
 use pingora::proxy::Session;
-use pingora_http::ResponseHeader;
-use std::sync::Arc;
 
 /// An API's compression policy, `None` when switched off.
 #[derive(Debug)]
@@ -20,7 +19,7 @@ pub struct Compression {
 }
 
 impl Compression {
-    pub fn build(server: &CompressionConfig, api: Option<&CompressionConfig>) -> Option<Arc<Compression>> {
+    pub fn build(server: &CompressionConfig, api: Option<&CompressionConfig>) -> Option<Compression> {
         let c = api.unwrap_or(server);
         let types = c
             .types
@@ -33,8 +32,7 @@ impl Compression {
                 }
             })
             .collect();
-        c.enabled
-            .then(|| Arc::new(Compression { min_size: usize::try_from(c.min_size.0).unwrap_or(usize::MAX), types }))
+        c.enabled.then(|| Compression { min_size: usize::try_from(c.min_size.0).unwrap_or(usize::MAX), types })
     }
 
     fn type_ok(&self, content_type: &str) -> bool {
@@ -47,7 +45,7 @@ impl Compression {
         })
     }
 
-    fn eligible(&self, resp: &ResponseHeader) -> bool {
+    fn eligible(&self, resp: &http::response::Parts) -> bool {
         let h = &resp.headers;
         let status = resp.status.as_u16();
         if !(200..300).contains(&status) || status == 206 || h.contains_key(http::header::CONTENT_ENCODING) {
@@ -63,41 +61,73 @@ impl Compression {
     }
 }
 
-/// `response_filter`: pick an encoding for an eligible response and rewrite its header.
-pub fn on_response(session: &Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> pingora::Result<()> {
-    let Some(policy) = ctx.route.as_ref().and_then(|r| r.api.compression.clone()) else { return Ok(()) };
-    if !policy.eligible(resp) {
-        return Ok(());
+impl Plugin for Compression {
+    fn name(&self) -> &'static str {
+        "compression"
     }
-    // Whatever this client gets, the representation depends on Accept-Encoding.
-    let varies = resp.headers.get_all(http::header::VARY).iter().any(|v| {
-        v.as_bytes()
-            .split(|&b| b == b',')
-            .any(|n| n.trim_ascii().eq_ignore_ascii_case(b"accept-encoding") || n.trim_ascii() == b"*")
-    });
-    if !varies {
-        resp.append_header(http::header::VARY, "Accept-Encoding")?;
+    /// Before the response header rewrite (900), which may then still drop what it adds.
+    fn priority(&self) -> u32 {
+        850
     }
-    let req = session.req_header();
-    let no_body = req.method == http::Method::HEAD || matches!(resp.status.as_u16(), 204 | 304);
-    let Some(coding) = req.headers.get(http::header::ACCEPT_ENCODING).and_then(|v| preferred(v.as_bytes())) else {
-        return Ok(());
-    };
-    if no_body {
-        return Ok(());
+    fn phases(&self) -> Phases {
+        Phases { response: true, response_body: true, ..Default::default() }
     }
-    resp.insert_header(http::header::CONTENT_ENCODING, coding)?;
-    resp.remove_header(&http::header::CONTENT_LENGTH);
-    resp.remove_header(&http::header::ACCEPT_RANGES);
-    // Another encoding is another representation: a strong validator becomes weak.
-    if let Some(etag) = resp.headers.get(http::header::ETAG).filter(|e| !e.as_bytes().starts_with(b"W/")) {
-        let weak = [b"W/".as_slice(), etag.as_bytes()].concat();
-        if let Ok(v) = http::HeaderValue::from_bytes(&weak) {
-            resp.insert_header(http::header::ETAG, v)?;
+
+    /// Pick an encoding for an eligible answer and rewrite its header.
+    fn response(
+        &self,
+        session: &Session,
+        resp: &mut http::response::Parts,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        if !self.eligible(resp) {
+            return Ok(());
+        }
+        let h = &mut resp.headers;
+        // Whatever this client gets, the representation depends on Accept-Encoding.
+        let varies = h.get_all(http::header::VARY).iter().any(|v| {
+            v.as_bytes()
+                .split(|&b| b == b',')
+                .any(|n| n.trim_ascii().eq_ignore_ascii_case(b"accept-encoding") || n.trim_ascii() == b"*")
+        });
+        if !varies {
+            h.append(http::header::VARY, http::HeaderValue::from_static("Accept-Encoding"));
+        }
+        let req = session.req_header();
+        let no_body = req.method == http::Method::HEAD || matches!(resp.status.as_u16(), 204 | 304);
+        let Some(coding) = req.headers.get(http::header::ACCEPT_ENCODING).and_then(|v| preferred(v.as_bytes())) else {
+            return Ok(());
+        };
+        if no_body {
+            return Ok(());
+        }
+        let h = &mut resp.headers;
+        h.insert(http::header::CONTENT_ENCODING, http::HeaderValue::from_static(coding));
+        h.remove(http::header::CONTENT_LENGTH);
+        h.remove(http::header::ACCEPT_RANGES);
+        // Another encoding is another representation: a strong validator becomes weak.
+        if let Some(etag) = h.get(http::header::ETAG).filter(|e| !e.as_bytes().starts_with(b"W/")) {
+            let weak = [b"W/".as_slice(), etag.as_bytes()].concat();
+            if let Ok(v) = http::HeaderValue::from_bytes(&weak) {
+                h.insert(http::header::ETAG, v);
+            }
+        }
+        ctx.state.insert(Encoder::new(coding));
+        Ok(())
+    }
+
+    fn response_body(&self, body: &mut Option<Bytes>, eos: bool, ctx: &mut RequestCtx) {
+        let Some(e) = ctx.state.get_mut::<Encoder>() else { return };
+        let input = body.as_deref().unwrap_or_default();
+        match e.encode(input, eos) {
+            Ok(out) => *body = Some(Bytes::from(out)),
+            Err(err) => {
+                *e = Encoder::Failed;
+                log::warn!("compression failed, request {}: {err}", ctx.request_id_str());
+                *body = None;
+            }
         }
     }
-    ctx.compress = Some(Encoder::new(coding));
-    Ok(())
 }
 
 /// One response's compressor. Each stream is finished properly at the end of the body (brotli
@@ -181,17 +211,17 @@ fn preferred(accept: &[u8]) -> Option<&'static str> {
     best.map(|(i, _)| OURS[i])
 }
 
-/// `response_body_filter`.
-pub fn on_body(body: &mut Option<Bytes>, eos: bool, ctx: &mut RequestCtx) {
-    let Some(e) = ctx.compress.as_mut() else { return };
-    let input = body.as_deref().unwrap_or_default();
-    match e.encode(input, eos) {
-        Ok(out) => *body = Some(Bytes::from(out)),
-        Err(err) => {
-            *e = Encoder::Failed;
-            log::warn!("compression failed, request {}: {err}", ctx.request_id_str());
-            *body = None;
+/// `[server] compression`, or the API's own table.
+pub struct CompressionPolicy;
+pub static POLICY: CompressionPolicy = CompressionPolicy;
+
+impl Policy for CompressionPolicy {
+    fn for_api(&self, api: &ApiScope, out: &mut ApiPlugins) -> Built {
+        let server = &api.setup.loaded.config.server.compression;
+        if let Some(c) = Compression::build(server, api.api.compression.as_ref()) {
+            out.every_route.push(std::sync::Arc::new(c));
         }
+        Ok(())
     }
 }
 
@@ -199,10 +229,10 @@ pub fn on_body(body: &mut Option<Bytes>, eos: bool, ctx: &mut RequestCtx) {
 mod tests {
     use super::*;
 
-    fn resp(headers: &[(&str, &str)]) -> ResponseHeader {
-        let mut r = ResponseHeader::build(200, None).unwrap();
+    fn resp(headers: &[(&str, &str)]) -> http::response::Parts {
+        let mut r = http::Response::new(()).into_parts().0;
         for (n, v) in headers {
-            r.insert_header(n.to_string(), *v).unwrap();
+            r.headers.insert(http::HeaderName::from_bytes(n.as_bytes()).unwrap(), v.parse().unwrap());
         }
         r
     }
