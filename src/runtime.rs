@@ -90,6 +90,8 @@ pub struct Route {
     pub chain: Chain,
     /// Set on the switch route of versions sharing a base path (`proxy/versions.rs`).
     pub versions: Option<Arc<crate::proxy::versions::Versions>>,
+    /// What analytics reports this route's requests under.
+    pub labels: Arc<crate::analytics::Labels>,
     /// Response caching for this route (`cache.enabled`), `None` = off.
     pub cache: Option<Arc<crate::cache::RouteCache>>,
 }

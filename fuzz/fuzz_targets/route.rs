@@ -5,7 +5,7 @@
 #![no_main]
 
 use gatehouse::config::{load_str, LoadedConfig};
-use gatehouse::proxy::path::normalize;
+use gatehouse::net::path::normalize;
 use gatehouse::proxy::router::{Match, MethodSet};
 use gatehouse::runtime::{build, Runtime, Shared};
 use libfuzzer_sys::fuzz_target;

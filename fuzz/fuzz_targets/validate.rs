@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(first) = lines.next() else { return };
     let Some(req) = gatehouse_fuzz::request(first, gatehouse_fuzz::header_fields(lines)) else { return };
     // The validator sees the normalized path the router matched.
-    if gatehouse::proxy::path::normalize(req.uri.path().as_bytes(), false) != Ok(None) {
+    if gatehouse::net::path::normalize(req.uri.path().as_bytes(), false) != Ok(None) {
         return;
     }
     let Some((_, v)) = validators().iter().find(|(p, _)| matches(p, req.uri.path())) else { return };

@@ -81,12 +81,12 @@ impl KeyRef<'_> {
 
 impl Rollups {
     fn add(&mut self, e: Event) {
-        let api = &e.route.api;
+        let l = &e.labels;
         let key = KeyRef {
             start: e.at_ms.div_euclid(60_000) * 60,
-            api: &api.name,
-            version: &api.version,
-            operation: &e.route.pattern,
+            api: &l.api,
+            version: &l.version,
+            operation: &l.operation,
             consumer: e.consumer.as_ref().map(|c| c.name.as_str()).unwrap_or_default(),
             status_class: status_class(e.status),
         };

@@ -3,7 +3,7 @@
 use super::model::*;
 use super::parse::SeenNames;
 use super::ConfigError;
-use crate::proxy::path::is_normalized_path;
+use crate::net::path::is_normalized_path;
 use crate::upstream::HashOn;
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, ToSocketAddrs};

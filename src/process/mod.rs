@@ -9,4 +9,5 @@ pub mod drain;
 pub mod handover;
 pub mod reload;
 pub mod server;
+pub mod tls_listeners;
 pub mod upgrade;

@@ -85,10 +85,12 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     for addr in &s.listen {
         proxy.add_listener(plain_tcp(addr));
     }
-    crate::tls::add_listeners(&mut proxy, &loaded, &handle)
+    super::tls_listeners::add_listeners(&mut proxy, &loaded, &handle)
         .map_err(|e| StartError::Io(e, std::io::Error::other("TLS setup")))?;
     server.add_service(proxy);
-    server.add_service(background_service("health checks", HealthService { runtime: handle.clone() }));
+    let current = handle.clone();
+    let clusters = Box::new(move || current.load().clusters.clone());
+    server.add_service(background_service("health checks", HealthService { clusters }));
     let cache = shared.cache.clone();
     shared.store.purges.on_purge(move |p| cache.purge(|u| p.matches(u)));
     let store = crate::store::sync::StoreSync {

@@ -6,7 +6,7 @@ mod cache_hooks;
 pub mod ctx;
 mod forward;
 mod hop;
-pub mod path;
+
 mod phases;
 pub mod router;
 mod start;
@@ -265,7 +265,7 @@ impl Gateway {
         let (Some(route), true) = (&ctx.route, self.shared.analytics.enabled()) else { return };
         self.shared.analytics.push(crate::analytics::Event {
             at_ms: crate::store::now_ms(),
-            route: route.clone(),
+            labels: route.labels.clone(),
             consumer: ctx.consumer.clone(),
             status,
             latency_ms: ctx.start.elapsed().as_secs_f64() * 1000.0,

@@ -63,8 +63,14 @@ pub fn lookup<'a>(
 /// The switch route of a family: it carries the default version's API (for metrics) and no
 /// plugins of its own.
 pub fn switch_route(default: Arc<Api>, versions: Versions) -> Route {
+    let labels = crate::analytics::Labels {
+        api: default.name.clone(),
+        version: default.version.clone(),
+        operation: default.base_path.clone(),
+    };
     Route {
         pattern: default.base_path.clone(),
+        labels: Arc::new(labels),
         api: default,
         methods: MethodSet::ANY,
         strip: 0,

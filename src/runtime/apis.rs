@@ -71,7 +71,11 @@ pub fn build_api(
         };
         let cache = crate::cache::RouteCache::build(a.cache.as_ref(), rc.and_then(|r| r.cache.as_ref()));
         let strip = if a.strip_base_path { a.base_path.trim_end_matches('/').len() } else { 0 };
-        let route = Route { api: api.clone(), pattern: pattern.clone(), methods, strip, chain, versions: None, cache };
+        let labels =
+            crate::analytics::Labels { api: a.name.clone(), version: a.version.clone(), operation: pattern.clone() };
+        let labels = Arc::new(labels);
+        let route =
+            Route { api: api.clone(), pattern: pattern.clone(), methods, strip, chain, versions: None, cache, labels };
         if let Err(e) = router.insert(&a.hosts, &pattern, exact, methods, Arc::new(route)) {
             errors.push(ConfigError::new(key, e));
         }

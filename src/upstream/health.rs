@@ -3,7 +3,6 @@
 
 use super::{now_ms, Cluster};
 use crate::config::HealthConfig;
-use crate::runtime::RuntimeHandle;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -15,17 +14,20 @@ use tokio::net::TcpStream;
 
 const TICK: Duration = Duration::from_millis(100);
 
+/// The clusters of the current config, asked for on every tick.
+pub type CurrentClusters = Box<dyn Fn() -> Vec<Arc<Cluster>> + Send + Sync>;
+
 pub struct HealthService {
-    pub runtime: RuntimeHandle,
+    pub clusters: CurrentClusters,
 }
 
 #[async_trait]
 impl BackgroundService for HealthService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         loop {
-            let rt = self.runtime.load_full();
+            let clusters = (self.clusters)();
             let now = now_ms();
-            for cluster in &rt.clusters {
+            for cluster in &clusters {
                 let Some(cfg) = &cluster.health else { continue };
                 for i in 0..cluster.peers.len() {
                     let h = &cluster.peers[i].health;
@@ -36,7 +38,7 @@ impl BackgroundService for HealthService {
                     tokio::spawn(check_peer(cluster.clone(), i, cfg.clone()));
                 }
             }
-            drop(rt);
+            drop(clusters);
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}
                 _ = shutdown.changed() => return,

@@ -1,4 +1,7 @@
-//! Client address helpers: CIDR parsing and the trusted-proxy rule for `X-Forwarded-For`.
+//! Wire-level helpers shared below the proxy: client addresses (CIDR parsing, the trusted-proxy
+//! rule for `X-Forwarded-For`) and request-path normalization (`path.rs`).
+
+pub mod path;
 
 use ipnet::IpNet;
 use std::net::IpAddr;
