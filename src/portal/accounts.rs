@@ -104,7 +104,7 @@ fn hasher() -> Argon2<'static> {
 async fn hash_password(pw: String) -> Result<String, PageError> {
     tokio::task::spawn_blocking(move || {
         let mut salt = [0u8; 16];
-        getrandom::getrandom(&mut salt).map_err(|_| PageError::Unavailable)?;
+        getrandom::getrandom(&mut salt)?;
         let salt = SaltString::encode_b64(&salt).map_err(|_| PageError::Unavailable)?;
         hasher().hash_password(pw.as_bytes(), &salt).map(|h| h.to_string()).map_err(|_| PageError::Unavailable)
     })
@@ -154,11 +154,7 @@ pub async fn signup(
         return again(format!("Choose a password of {MIN_PASSWORD} to {MAX_PASSWORD} characters.")).await;
     }
     let hash = hash_password(pw.to_string()).await?;
-    let account = Account {
-        id: crate::store::keys::generate().map_err(|_| PageError::Unavailable)?.id,
-        email,
-        password_hash: hash,
-    };
+    let account = Account { id: crate::store::keys::generate()?.id, email, password_hash: hash };
     let s = store(&st).await?;
     match s.run(move |s| async move { s.create_account(&account).await }).await {
         // A taken email gets the same answer as a new account: the visitor is sent to sign in.

@@ -90,7 +90,7 @@ pub async fn create(State(st): St, headers: HeaderMap, body: Bytes) -> Response 
         if count >= MAX_APPS {
             return Err(PageError::BadRequest(format!("An account has at most {MAX_APPS} apps.")));
         }
-        let id = keys::generate().map_err(|_| PageError::Unavailable)?.id;
+        let id = keys::generate()?.id;
         let consumer = app_consumer(&id);
         // A config consumer of that name would be shadowed: never hand it to an app.
         if st.runtime.load().auth.consumers.by_name.contains_key(&consumer) {
@@ -261,19 +261,6 @@ pub async fn show(State(st): St, headers: HeaderMap, Path(id): Path<String>) -> 
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-fn new_key(consumer: &str, label: Option<String>) -> Result<(KeyRow, keys::NewKey), PageError> {
-    let k = keys::generate().map_err(|_| PageError::Unavailable)?;
-    let row = KeyRow {
-        id: k.id.clone(),
-        consumer: consumer.to_string(),
-        prefix: k.prefix.clone(),
-        label,
-        created_at: now_ms(),
-        expires_at: None,
-    };
-    Ok((row, k))
-}
-
 fn label_of(form: &Form) -> Result<Option<String>, PageError> {
     let l = form.get("label").trim();
     if l.chars().count() > 100 || l.chars().any(char::is_control) {
@@ -284,7 +271,7 @@ fn label_of(form: &Form) -> Result<Option<String>, PageError> {
 
 pub async fn issue_key(State(st): St, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
     on_app(st, headers, id, body, |_, db, app, form| async move {
-        let (row, k) = new_key(&app.consumer, label_of(&form)?)?;
+        let (row, k) = keys::issue(&app.consumer, label_of(&form)?, None)?;
         let hash = k.hash.clone();
         db.run(move |db| async move { db.add_key(&row, &hash).await }).await?;
         Ok(Flash { key: Some((k.secret, k.prefix)), ..Flash::default() })
@@ -299,7 +286,7 @@ pub async fn rotate_key(
     body: Bytes,
 ) -> Response {
     on_app(st, headers, id, body, |_, db, app, _| async move {
-        let (row, k) = new_key(&app.consumer, None)?;
+        let (row, k) = keys::issue(&app.consumer, None, None)?;
         let hash = k.hash.clone();
         let until = now_ms() + ROTATE_GRACE.as_millis() as i64;
         let old_until = db.run(move |db| async move { db.rotate_key(&key, &row, &hash, until).await }).await?;
@@ -347,7 +334,7 @@ pub async fn subscribe(State(st): St, headers: HeaderMap, Path(id): Path<String>
         }
         let pending = chosen.is_some_and(|p| p.approval);
         let sub = Subscription {
-            id: keys::generate().map_err(|_| PageError::Unavailable)?.id,
+            id: keys::generate()?.id,
             app_id: app.id.clone(),
             api: name.to_string(),
             version: version.to_string(),

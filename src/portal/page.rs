@@ -52,6 +52,13 @@ impl From<StoreError> for PageError {
     }
 }
 
+/// No random bytes for a token, key or id.
+impl From<getrandom::Error> for PageError {
+    fn from(_: getrandom::Error) -> PageError {
+        PageError::Unavailable
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, title, text) = match &self {

@@ -26,7 +26,7 @@ pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 /// 32 random bytes, base64url.
 pub fn random_token() -> Result<String, PageError> {
     let mut b = [0u8; 32];
-    getrandom::getrandom(&mut b).map_err(|_| PageError::Unavailable)?;
+    getrandom::getrandom(&mut b)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 
