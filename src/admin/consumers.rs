@@ -61,9 +61,13 @@ pub(super) fn invalid(m: impl Into<String>) -> Problem {
     Problem::new(StatusCode::UNPROCESSABLE_ENTITY, m.into())
 }
 
-pub(super) fn read_only(name: &str) -> Problem {
-    Problem::new(StatusCode::CONFLICT, format!("consumer {name:?} is defined in the config file and is read-only here"))
-        .kind(ProblemKind::ReadOnly)
+/// A consumer this API may change: not one of the config file's (those are read-only here).
+pub(super) fn writable(st: &AdminState, name: &str) -> Result<(), Problem> {
+    if is_config_consumer(st, name) {
+        let detail = format!("consumer {name:?} is defined in the config file and is read-only here");
+        return Err(Problem::new(StatusCode::CONFLICT, detail).kind(ProblemKind::ReadOnly));
+    }
+    Ok(())
 }
 
 fn check_name(what: &str, n: &str) -> Result<(), Problem> {
@@ -204,9 +208,7 @@ struct Patch {
 }
 
 pub async fn patch(State(st): St, Path(name): Path<String>, b: Bytes) -> Result<Json<Value>, Problem> {
-    if is_config_consumer(&st, &name) {
-        return Err(read_only(&name));
-    }
+    writable(&st, &name)?;
     let p: Patch = body(&b)?;
     if let Some(Some(plan)) = &p.plan {
         check_plan(&st, plan)?;
@@ -225,9 +227,7 @@ pub async fn patch(State(st): St, Path(name): Path<String>, b: Bytes) -> Result<
 }
 
 pub async fn delete(State(st): St, Path(name): Path<String>) -> Result<StatusCode, Problem> {
-    if is_config_consumer(&st, &name) {
-        return Err(read_only(&name));
-    }
+    writable(&st, &name)?;
     let s = store(&st).await?;
     s.run(move |s| async move { s.delete_consumer(&name).await }).await?;
     refresh(&st).await;

@@ -1,7 +1,7 @@
 //! `/consumers/{name}/keys`: a store consumer's API keys. A new key's secret is in the answer
 //! once (never cached); the store keeps its sha256. Keys of config consumers live in the file.
 
-use super::consumers::{body, invalid, is_config_consumer, read_only, refresh, store};
+use super::consumers::{body, invalid, is_config_consumer, refresh, store, writable};
 use super::problem::Problem;
 use super::AdminState;
 use crate::store::consumers::KeyRow;
@@ -68,9 +68,7 @@ fn issued(row: &KeyRow, secret: &str) -> Value {
 }
 
 pub async fn create_key(State(st): St, Path(name): Path<String>, b: Bytes) -> Result<Response, Problem> {
-    if is_config_consumer(&st, &name) {
-        return Err(read_only(&name));
-    }
+    writable(&st, &name)?;
     let n: NewKey = body(&b)?;
     check_label(&n.label)?;
     let expires_at = match &n.expires_at {
@@ -100,9 +98,7 @@ fn no_store() -> [(http::HeaderName, &'static str); 1] {
 }
 
 pub async fn delete_key(State(st): St, Path((name, id)): Path<(String, String)>) -> Result<StatusCode, Problem> {
-    if is_config_consumer(&st, &name) {
-        return Err(read_only(&name));
-    }
+    writable(&st, &name)?;
     let s = store(&st).await?;
     s.run(move |s| async move { s.delete_key(&name, &id).await }).await?;
     refresh(&st).await;
@@ -121,9 +117,7 @@ pub async fn rotate_key(
     Path((name, id)): Path<(String, String)>,
     b: Bytes,
 ) -> Result<Response, Problem> {
-    if is_config_consumer(&st, &name) {
-        return Err(read_only(&name));
-    }
+    writable(&st, &name)?;
     let r: Rotate = body(&b)?;
     check_label(&r.label)?;
     let grace = match &r.grace {
