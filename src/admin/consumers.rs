@@ -1,11 +1,11 @@
-//! `/consumers` and their keys (DESIGN §4 admin API). Writes go to the store, then the live
-//! tables are reloaded before the answer, so a key works on this node as soon as it is shown.
-//! Consumers from the config file are listed read-only.
+//! `/consumers` (DESIGN §4 admin API); their keys are `keys.rs`. Writes go to the store, then
+//! the live tables are reloaded before the answer, so a change holds on this node as soon as it
+//! is answered. Consumers from the config file are listed read-only.
 
 use super::problem::{Problem, ProblemKind};
 use super::AdminState;
-use crate::store::consumers::{ConsumerPatch, ConsumerRow, KeyRow};
-use crate::store::{keys, now_ms, rfc3339, Store, StoreError};
+use crate::store::consumers::{ConsumerPatch, ConsumerRow};
+use crate::store::{rfc3339, Store, StoreError};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -21,9 +21,6 @@ type St = State<Arc<AdminState>>;
 
 const MAX_GROUPS: usize = 32;
 const MAX_METADATA: usize = 4096;
-const MAX_LABEL: usize = 100;
-const MAX_GRACE: Duration = Duration::from_secs(30 * 86400);
-const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
 
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Problem {
@@ -49,24 +46,28 @@ pub(super) async fn store(st: &AdminState) -> Result<Store, Problem> {
 
 /// After a write: reload this node's tables (a failure is reported in `/status`; the periodic
 /// resync retries).
-async fn refresh(st: &AdminState) {
+pub(super) async fn refresh(st: &AdminState) {
     let _ = st.shared.store.reload().await;
 }
 
 /// A JSON body; an empty one is `{}`. Unknown members are refused.
-fn body<T: DeserializeOwned>(b: &Bytes) -> Result<T, Problem> {
+pub(super) fn body<T: DeserializeOwned>(b: &Bytes) -> Result<T, Problem> {
     let b: &[u8] = if b.iter().all(u8::is_ascii_whitespace) { b"{}" } else { b };
     serde_json::from_slice(b)
         .map_err(|e| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid request body: {e}")))
 }
 
-fn invalid(m: impl Into<String>) -> Problem {
+pub(super) fn invalid(m: impl Into<String>) -> Problem {
     Problem::new(StatusCode::UNPROCESSABLE_ENTITY, m.into())
 }
 
-fn read_only(name: &str) -> Problem {
-    Problem::new(StatusCode::CONFLICT, format!("consumer {name:?} is defined in the config file and is read-only here"))
-        .kind(ProblemKind::ReadOnly)
+/// A consumer this API may change: not one of the config file's (those are read-only here).
+pub(super) fn writable(st: &AdminState, name: &str) -> Result<(), Problem> {
+    if is_config_consumer(st, name) {
+        let detail = format!("consumer {name:?} is defined in the config file and is read-only here");
+        return Err(Problem::new(StatusCode::CONFLICT, detail).kind(ProblemKind::ReadOnly));
+    }
+    Ok(())
 }
 
 fn check_name(what: &str, n: &str) -> Result<(), Problem> {
@@ -103,7 +104,7 @@ fn check_metadata(m: &Value) -> Result<(), Problem> {
     Ok(())
 }
 
-fn is_config_consumer(st: &AdminState, name: &str) -> bool {
+pub(super) fn is_config_consumer(st: &AdminState, name: &str) -> bool {
     st.runtime.load().auth.consumers.by_name.contains_key(name)
 }
 
@@ -117,13 +118,6 @@ fn consumer_json(c: &ConsumerRow) -> Value {
 fn config_consumer_json(c: &crate::consumers::Consumer) -> Value {
     json!({
         "name": c.name, "plan": c.plan, "groups": c.groups, "metadata": {}, "source": "config", "read_only": true,
-    })
-}
-
-fn key_json(k: &KeyRow) -> Value {
-    json!({
-        "id": k.id, "prefix": k.prefix, "label": k.label, "created_at": rfc3339(k.created_at),
-        "expires_at": k.expires_at.map(rfc3339),
     })
 }
 
@@ -214,9 +208,7 @@ struct Patch {
 }
 
 pub async fn patch(State(st): St, Path(name): Path<String>, b: Bytes) -> Result<Json<Value>, Problem> {
-    if is_config_consumer(&st, &name) {
-        return Err(read_only(&name));
-    }
+    writable(&st, &name)?;
     let p: Patch = body(&b)?;
     if let Some(Some(plan)) = &p.plan {
         check_plan(&st, plan)?;
@@ -235,137 +227,9 @@ pub async fn patch(State(st): St, Path(name): Path<String>, b: Bytes) -> Result<
 }
 
 pub async fn delete(State(st): St, Path(name): Path<String>) -> Result<StatusCode, Problem> {
-    if is_config_consumer(&st, &name) {
-        return Err(read_only(&name));
-    }
+    writable(&st, &name)?;
     let s = store(&st).await?;
     s.run(move |s| async move { s.delete_consumer(&name).await }).await?;
     refresh(&st).await;
     Ok(StatusCode::NO_CONTENT)
-}
-
-pub async fn list_keys(State(st): St, Path(name): Path<String>) -> Result<Json<Value>, Problem> {
-    if is_config_consumer(&st, &name) {
-        // The config holds only digests; there is nothing to show but that they are managed there.
-        return Ok(Json(json!({ "keys": [], "read_only": true })));
-    }
-    let s = store(&st).await?;
-    let rows = s.run(move |s| async move { s.list_keys(&name).await }).await?;
-    Ok(Json(json!({ "keys": rows.iter().map(key_json).collect::<Vec<_>>() })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewKey {
-    label: Option<String>,
-    expires_at: Option<String>,
-}
-
-fn check_label(l: &Option<String>) -> Result<(), Problem> {
-    match l {
-        Some(l) if l.chars().count() > MAX_LABEL || l.chars().any(char::is_control) => {
-            Err(invalid(format!("label: at most {MAX_LABEL} characters, no control characters")))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// A new key row for `consumer` with its secret (shown once).
-fn new_key(consumer: &str, label: Option<String>, expires_at: Option<i64>) -> Result<(KeyRow, keys::NewKey), Problem> {
-    let k = keys::generate().map_err(|e| {
-        log::error!("admin: no random bytes for a key: {e}");
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "cannot make a key now; retry later")
-    })?;
-    let row = KeyRow {
-        id: k.id.clone(),
-        consumer: consumer.to_string(),
-        prefix: k.prefix.clone(),
-        label,
-        created_at: now_ms(),
-        expires_at,
-    };
-    Ok((row, k))
-}
-
-fn issued(row: &KeyRow, secret: &str) -> Value {
-    let mut v = key_json(row);
-    v["key"] = json!(secret);
-    v
-}
-
-pub async fn create_key(State(st): St, Path(name): Path<String>, b: Bytes) -> Result<Response, Problem> {
-    if is_config_consumer(&st, &name) {
-        return Err(read_only(&name));
-    }
-    let n: NewKey = body(&b)?;
-    check_label(&n.label)?;
-    let expires_at = match &n.expires_at {
-        None => None,
-        Some(t) => {
-            let t = humantime::parse_rfc3339_weak(t)
-                .map_err(|_| invalid("expires_at: expected an RFC 3339 time such as 2030-01-01T00:00:00Z"))?;
-            let ms = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-            if ms <= now_ms() {
-                return Err(invalid("expires_at is in the past"));
-            }
-            Some(ms)
-        }
-    };
-    let (row, k) = new_key(&name, n.label, expires_at)?;
-    let s = store(&st).await?;
-    let stored = row.clone();
-    let hash = k.hash.clone();
-    s.run(move |s| async move { s.add_key(&stored, &hash).await }).await?;
-    refresh(&st).await;
-    Ok((StatusCode::CREATED, no_store(), Json(issued(&row, &k.secret))).into_response())
-}
-
-/// A shown secret must not be cached anywhere.
-fn no_store() -> [(http::HeaderName, &'static str); 1] {
-    [(http::header::CACHE_CONTROL, "no-store")]
-}
-
-pub async fn delete_key(State(st): St, Path((name, id)): Path<(String, String)>) -> Result<StatusCode, Problem> {
-    if is_config_consumer(&st, &name) {
-        return Err(read_only(&name));
-    }
-    let s = store(&st).await?;
-    s.run(move |s| async move { s.delete_key(&name, &id).await }).await?;
-    refresh(&st).await;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Rotate {
-    grace: Option<String>,
-    label: Option<String>,
-}
-
-pub async fn rotate_key(
-    State(st): St,
-    Path((name, id)): Path<(String, String)>,
-    b: Bytes,
-) -> Result<Response, Problem> {
-    if is_config_consumer(&st, &name) {
-        return Err(read_only(&name));
-    }
-    let r: Rotate = body(&b)?;
-    check_label(&r.label)?;
-    let grace = match &r.grace {
-        None => DEFAULT_GRACE,
-        Some(g) => humantime::parse_duration(g).map_err(|_| invalid("grace: expected a duration such as \"10m\""))?,
-    };
-    if grace > MAX_GRACE {
-        return Err(invalid("grace: at most 30d"));
-    }
-    let (row, k) = new_key(&name, r.label, None)?;
-    let s = store(&st).await?;
-    let (stored, hash) = (row.clone(), k.hash.clone());
-    let until = now_ms() + grace.as_millis() as i64;
-    let old_until = s.run(move |s| async move { s.rotate_key(&id, &stored, &hash, until).await }).await?;
-    refresh(&st).await;
-    let mut v = issued(&row, &k.secret);
-    v["previous_key_expires_at"] = json!(rfc3339(old_until));
-    Ok((StatusCode::CREATED, no_store(), Json(v)).into_response())
 }

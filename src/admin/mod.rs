@@ -9,6 +9,7 @@ pub mod adaptor;
 mod analytics;
 mod consumers;
 mod handlers;
+mod keys;
 pub mod problem;
 mod purge;
 mod subscriptions;
@@ -84,10 +85,10 @@ pub fn routes() -> Routes {
         .add(Method::GET, "/consumers/{name}", consumers::get)
         .add(Method::PATCH, "/consumers/{name}", consumers::patch)
         .add(Method::DELETE, "/consumers/{name}", consumers::delete)
-        .add(Method::GET, "/consumers/{name}/keys", consumers::list_keys)
-        .add(Method::POST, "/consumers/{name}/keys", consumers::create_key)
-        .add(Method::DELETE, "/consumers/{name}/keys/{id}", consumers::delete_key)
-        .add(Method::POST, "/consumers/{name}/keys/{id}/rotate", consumers::rotate_key)
+        .add(Method::GET, "/consumers/{name}/keys", keys::list_keys)
+        .add(Method::POST, "/consumers/{name}/keys", keys::create_key)
+        .add(Method::DELETE, "/consumers/{name}/keys/{id}", keys::delete_key)
+        .add(Method::POST, "/consumers/{name}/keys/{id}/rotate", keys::rotate_key)
         .add(Method::GET, "/analytics", analytics::analytics)
         .add(Method::GET, "/analytics/top", analytics::top)
         .add(Method::GET, "/apis/{name}/{version}/deprecated-usage", analytics::deprecated_usage)

@@ -3,20 +3,17 @@
 //! verifies a password against a fixed hash), and signing up with a taken email answers like a
 //! success without signing in.
 
-use super::form::Form;
+use super::csrf::anonymous_token;
+use super::extract::{AnonymousForm, ClientIp, CsrfForm};
 use super::layout::Nav;
 use super::page::{render, see_other, store, PageError};
-use super::session::{self, anonymous_token, check_anonymous, set_cookie, SESSION_COOKIE, SESSION_TTL};
+use super::password::{hash_password, verify_password, DECOY_HASH, MAX_PASSWORD, MIN_PASSWORD};
+use super::session::{self, set_cookie, SESSION_COOKIE, SESSION_TTL};
 use super::PortalState;
-use crate::admin::ClientAddr;
 use crate::store::portal::Account;
 use crate::store::{now_ms, StoreError};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use http::header::SET_COOKIE;
 use http::{HeaderMap, StatusCode};
 use maud::{html, Markup};
@@ -24,8 +21,6 @@ use std::sync::Arc;
 
 type St = State<Arc<PortalState>>;
 
-pub const MIN_PASSWORD: usize = 10;
-const MAX_PASSWORD: usize = 256;
 const WRONG: &str = "The email or password is wrong.";
 const CHECK_DETAILS: &str =
     "If these details are new, your account is ready: sign in. Otherwise check them, or sign in with the account you have.";
@@ -96,46 +91,14 @@ fn normalize_email(e: &str) -> Option<String> {
     ok.then_some(e)
 }
 
-fn hasher() -> Argon2<'static> {
-    Argon2::default() // argon2id, 19 MiB, 2 passes (OWASP's baseline)
-}
-
-/// Hash on a blocking thread: argon2 takes tens of milliseconds by design.
-async fn hash_password(pw: String) -> Result<String, PageError> {
-    tokio::task::spawn_blocking(move || {
-        let mut salt = [0u8; 16];
-        getrandom::getrandom(&mut salt).map_err(|_| PageError::Unavailable)?;
-        let salt = SaltString::encode_b64(&salt).map_err(|_| PageError::Unavailable)?;
-        hasher().hash_password(pw.as_bytes(), &salt).map(|h| h.to_string()).map_err(|_| PageError::Unavailable)
-    })
-    .await
-    .map_err(|_| PageError::Unavailable)?
-}
-
-/// A hash no password matches, verified for unknown emails so they take as long as known ones.
-/// Made once with `hasher()` (the same parameters) and kept here as text: hashing it at start
-/// took 19 MiB that the allocator then kept, most of the idle process's memory.
-const DECOY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$Z2F0ZWhvdXNlLWRlY295IQ$CPqmfPQnnLbbQtOdTrM9uN0qau9eNOibGTGaBe3tO5k";
-
-async fn verify_password(pw: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|h| hasher().verify_password(pw.as_bytes(), &h).is_ok())
-    })
-    .await
-    .unwrap_or(false)
-}
-
 pub async fn signup(
     State(st): St,
-    client: Option<Extension<ClientAddr>>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    AnonymousForm(form): AnonymousForm,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
-    check_anonymous(&st, &headers, &form).await?;
     // Each sign-up hashes a password: the same per-address budget as sign-ins.
-    if !st.attempts.allow(session::client_ip(&st, &headers, client.as_ref().map(|c| &c.0)), "(sign-up)") {
+    if !st.attempts.allow(ip, "(sign-up)") {
         return Err(PageError::TooManyAttempts);
     }
     let raw_email = form.get("email");
@@ -154,11 +117,7 @@ pub async fn signup(
         return again(format!("Choose a password of {MIN_PASSWORD} to {MAX_PASSWORD} characters.")).await;
     }
     let hash = hash_password(pw.to_string()).await?;
-    let account = Account {
-        id: crate::store::keys::generate().map_err(|_| PageError::Unavailable)?.id,
-        email,
-        password_hash: hash,
-    };
+    let account = Account { id: crate::store::keys::generate()?.id, email, password_hash: hash };
     let s = store(&st).await?;
     match s.run(move |s| async move { s.create_account(&account).await }).await {
         // A taken email gets the same answer as a new account: the visitor is sent to sign in.
@@ -170,14 +129,12 @@ pub async fn signup(
 
 pub async fn login(
     State(st): St,
-    client: Option<Extension<ClientAddr>>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    AnonymousForm(form): AnonymousForm,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
-    check_anonymous(&st, &headers, &form).await?;
     let email = normalize_email(form.get("email")).unwrap_or_default();
-    if !st.attempts.allow(session::client_ip(&st, &headers, client.as_ref().map(|c| &c.0)), &email) {
+    if !st.attempts.allow(ip, &email) {
         return Err(PageError::TooManyAttempts);
     }
     let s = store(&st).await?;
@@ -204,10 +161,11 @@ pub async fn login(
     Ok(res)
 }
 
-pub async fn logout(State(st): St, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
-    let Some(session) = session::current(&st, &headers).await? else { return Ok(see_other("/")) };
-    session::check_csrf(&headers, &session, &form)?;
+/// Without a session there is nothing to end: back to the catalog.
+pub async fn logout(State(st): St, headers: HeaderMap, posted: Option<CsrfForm>) -> Result<Response, PageError> {
+    if posted.is_none() {
+        return Ok(see_other("/"));
+    }
     if let Some(token) = session::cookie(&headers, SESSION_COOKIE) {
         let hash = session::sha256_hex(token);
         let s = store(&st).await?;
@@ -219,23 +177,4 @@ pub async fn logout(State(st): St, headers: HeaderMap, body: Bytes) -> Result<Re
         res.headers_mut().append(SET_COOKIE, v);
     }
     Ok(res.into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The decoy costs what a real account's hash costs (same algorithm and parameters as
-    /// `hasher()`), and it is a real hash: verifying it does the whole work.
-    #[test]
-    fn the_decoy_hash_costs_what_a_real_one_does() {
-        let decoy = PasswordHash::new(DECOY_HASH).unwrap();
-        let salt = SaltString::encode_b64(&[7u8; 16]).unwrap();
-        let real = hasher().hash_password(b"x", &salt).unwrap().to_string();
-        let real = PasswordHash::new(&real).unwrap();
-        assert_eq!((decoy.algorithm, decoy.version), (real.algorithm, real.version));
-        assert_eq!(decoy.params, real.params);
-        assert!(hasher().verify_password(b"not a password anyone has", &decoy).is_ok());
-        assert!(hasher().verify_password(b"guess", &decoy).is_err());
-    }
 }

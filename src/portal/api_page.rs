@@ -7,12 +7,11 @@
 
 use super::catalog::{badge, title};
 use super::docs::{self, parse_try_form, relay, DocsInput, TryResponse};
-use super::form::Form;
+use super::extract::CsrfForm;
 use super::layout::Nav;
 use super::page::{render, PageError};
 use super::{session, PortalState};
 use crate::runtime::Api;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -38,6 +37,7 @@ pub async fn page(
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let api = find(&st, &name, &version)?;
+    // Not an `Option<SignedIn>` argument: an unknown API is "not found" without a store read.
     let user = session::current(&st, &headers).await?;
     let try_path = format!("/apis/{name}/{version}/try");
     let csrf = user.as_ref().map(|u| u.csrf.clone()).unwrap_or_default();
@@ -57,8 +57,7 @@ pub async fn page(
         @if user.is_none() { p { a href="/login" { "Sign in" } " to send requests through the gateway with your own key." } }
         (maud::PreEscaped(docs))
     };
-    let nav = Nav { user: user.map(|u| (u.email, u.csrf)), current: "apis" };
-    Ok(render(&st, &nav, &t, body))
+    Ok(render(&st, &Nav::of(user.as_ref(), "apis"), &t, body))
 }
 
 fn names_a_client(header: &str) -> bool {
@@ -74,15 +73,9 @@ pub async fn try_it(
     State(st): St,
     headers: HeaderMap,
     Path((name, version)): Path<(String, String)>,
-    body: Bytes,
+    CsrfForm { session: s, form }: CsrfForm,
 ) -> Response {
-    let s = match session::required(&st, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let form = Form::parse(&body);
     let result = async {
-        session::check_csrf(&headers, &s, &form)?;
         let api = find(&st, &name, &version)?;
         // The relay comes from this host: an API fenced by client address must not be opened
         // to anyone with a portal account.
@@ -106,10 +99,7 @@ pub async fn try_it(
             "status": r.status, "headers": r.headers, "body": r.body, "elapsed_ms": r.elapsed_ms,
         }))
         .into_response(),
-        Ok((api, r)) => {
-            let nav = Nav { user: Some((s.email.clone(), s.csrf.clone())), current: "apis" };
-            render(&st, &nav, "Try-it result", result_page(&api, &r))
-        }
+        Ok((api, r)) => render(&st, &Nav::of(Some(&s), "apis"), "Try-it result", result_page(&api, &r)),
         Err(e) => e.into_response(),
     }
 }

@@ -1,14 +1,14 @@
 //! `/`: every API and version of the serving config, with title, description, lifecycle
 //! badge and auth methods; filtered by a plain GET form (`q`, `status`) that needs no script.
 
+use super::extract::SignedIn;
 use super::layout::Nav;
 use super::page::{render, PageError};
-use super::{session, PortalState};
+use super::PortalState;
 use crate::config::{ApiStatus, AuthMethod};
 use crate::runtime::Api;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use http::HeaderMap;
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -102,10 +102,9 @@ fn matches(api: &Api, f: &Filter) -> bool {
 
 pub async fn page(
     State(st): State<Arc<PortalState>>,
-    headers: HeaderMap,
     Query(f): Query<Filter>,
+    user: Option<SignedIn>,
 ) -> Result<Response, PageError> {
-    let user = session::current(&st, &headers).await?;
     let rt = st.runtime.load();
     let apis: Vec<&Arc<Api>> = rt.apis.iter().filter(|a| matches(a, &f)).collect();
     let body = html! {
@@ -134,8 +133,7 @@ pub async fn page(
             }
         }
     };
-    let nav = Nav { user: user.map(|u| (u.email, u.csrf)), current: "apis" };
-    Ok(render(&st, &nav, "APIs", body))
+    Ok(render(&st, &Nav::of(user.as_ref().map(|u| &u.0), "apis"), "APIs", body))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! interpolated string; nothing here builds HTML by hand.
 
 use super::PortalState;
+use crate::store::portal::Session;
 use maud::{html, Markup, DOCTYPE};
 
 /// Who is looking and where: drives the navigation.
@@ -16,6 +17,11 @@ pub struct Nav {
 impl Nav {
     pub fn anonymous(current: &'static str) -> Nav {
         Nav { user: None, current }
+    }
+
+    /// For `user` when signed in, else as for anyone.
+    pub fn of(user: Option<&Session>, current: &'static str) -> Nav {
+        Nav { user: user.map(|u| (u.email.clone(), u.csrf.clone())), current }
     }
 }
 

@@ -10,12 +10,16 @@ mod accounts;
 mod api_page;
 mod apps;
 mod assets;
+mod attempts;
 mod catalog;
 mod chart;
+mod csrf;
 pub mod docs;
+mod extract;
 mod form;
 mod layout;
 mod page;
+mod password;
 mod session;
 mod usage;
 
@@ -49,7 +53,7 @@ pub struct PortalState {
     /// The proxy's base URL as shown in code samples.
     pub gateway_url: String,
     /// Sign-in attempts per client address and per account (GCRA, in this process).
-    pub attempts: session::Attempts,
+    pub attempts: attempts::Attempts,
     /// Signs the CSRF tokens of the anonymous forms; read from the store on first use.
     pub form_key: tokio::sync::OnceCell<[u8; 32]>,
 }
@@ -113,7 +117,7 @@ pub fn state(
         secure_cookies: cfg.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         gateway_url: format!("http://{proxy}"),
         proxy,
-        attempts: session::Attempts::default(),
+        attempts: attempts::Attempts::default(),
         form_key: tokio::sync::OnceCell::new(),
     })
 }

@@ -3,6 +3,7 @@
 
 use super::layout::{layout, Nav};
 use super::PortalState;
+use crate::pipeline::problem::{Problem, ProblemKind};
 use crate::store::{Store, StoreError};
 use axum::extract::Request;
 use axum::middleware::Next;
@@ -10,6 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
 use http::{HeaderValue, StatusCode};
 use maud::html;
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// Scripts and styles only from the portal itself; no framing; forms post only here.
@@ -52,33 +54,62 @@ impl From<StoreError> for PageError {
     }
 }
 
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let (status, title, text) = match &self {
-            PageError::NotFound => (StatusCode::NOT_FOUND, "Not found", "There is no such page.".to_string()),
+/// No random bytes for a token, key or id.
+impl From<getrandom::Error> for PageError {
+    fn from(_: getrandom::Error) -> PageError {
+        PageError::Unavailable
+    }
+}
+
+impl PageError {
+    /// The error in the gateway's one vocabulary: its kind, status and the text the page shows
+    /// (the portal answers HTML, not problem+json, but says the same thing with the same codes).
+    pub fn problem(&self) -> Problem {
+        let (status, kind, text): (_, _, Cow<'static, str>) = match self {
+            PageError::NotFound => (StatusCode::NOT_FOUND, ProblemKind::NotFound, "There is no such page.".into()),
             PageError::Forbidden => (
                 StatusCode::FORBIDDEN,
-                "Form expired",
+                ProblemKind::Forbidden,
                 "This form was not sent from this portal's page, or it expired. Go back, reload the page and try again."
-                    .to_string(),
+                    .into(),
             ),
             PageError::TooManyAttempts => (
                 StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                "Too many sign-in attempts. Wait a few minutes and try again.".to_string(),
+                ProblemKind::RateLimited,
+                "Too many sign-in attempts. Wait a few minutes and try again.".into(),
             ),
             PageError::WrongMethod => (
                 StatusCode::METHOD_NOT_ALLOWED,
-                "Nothing to show here",
-                "This address takes a form, not a visit. Go back to the page you came from.".to_string(),
+                ProblemKind::MethodNotAllowed,
+                "This address takes a form, not a visit. Go back to the page you came from.".into(),
             ),
             PageError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Try again later",
-                "The portal cannot do this right now. Try again in a moment.".to_string(),
+                ProblemKind::Unavailable,
+                "The portal cannot do this right now. Try again in a moment.".into(),
             ),
-            PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Cannot do that", m.clone()),
+            PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, ProblemKind::BadRequest, m.clone().into()),
         };
+        Problem::new(status, text).kind(kind)
+    }
+
+    /// The error page's heading.
+    fn title(&self) -> &'static str {
+        match self {
+            PageError::NotFound => "Not found",
+            PageError::Forbidden => "Form expired",
+            PageError::TooManyAttempts => "Too many attempts",
+            PageError::WrongMethod => "Nothing to show here",
+            PageError::Unavailable => "Try again later",
+            PageError::BadRequest(_) => "Cannot do that",
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (title, problem) = (self.title(), self.problem());
+        let text = problem.detail.as_ref();
         // Error pages have no branding state at hand: a plain, self-contained page.
         let body = html! {
             (maud::DOCTYPE)
@@ -88,8 +119,8 @@ impl IntoResponse for PageError {
                 body { main id="main" class="narrow" { h1 { (title) } p class="error" role="alert" { (text) } p { a href="/" { "Back to the APIs" } } } }
             }
         };
-        let mut res = (status, Html(body.into_string())).into_response();
-        if matches!(self, PageError::TooManyAttempts) {
+        let mut res = (problem.status_code(), Html(body.into_string())).into_response();
+        if problem.kind == ProblemKind::RateLimited {
             res.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from_static("60"));
         }
         res
@@ -117,4 +148,36 @@ pub fn render(st: &PortalState, nav: &Nav, title: &str, body: maud::Markup) -> R
 /// 303 to `to` after a successful form post (the reload does not post again).
 pub fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(http::header::LOCATION, to.to_string())]).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each page error keeps its status, and its kind is the one the vocabulary gives that status.
+    #[test]
+    fn page_errors_in_the_shared_vocabulary() {
+        let all = [
+            (PageError::NotFound, 404, "not-found"),
+            (PageError::Forbidden, 403, "forbidden"),
+            (PageError::TooManyAttempts, 429, "rate-limited"),
+            (PageError::WrongMethod, 405, "method-not-allowed"),
+            (PageError::Unavailable, 503, "unavailable"),
+            (PageError::BadRequest("No.".into()), 400, "bad-request"),
+        ];
+        for (e, status, slug) in all {
+            let p = e.problem();
+            assert_eq!((p.status, p.kind.slug()), (status, slug), "{e:?}");
+            assert_eq!(ProblemKind::for_status(p.status), p.kind, "{e:?}");
+            assert_eq!(e.into_response().status(), status);
+        }
+        assert_eq!(PageError::BadRequest("No.".into()).problem().detail, "No.");
+    }
+
+    #[test]
+    fn too_many_attempts_says_when_to_try_again() {
+        let res = PageError::TooManyAttempts.into_response();
+        assert_eq!(res.headers()[http::header::RETRY_AFTER], "60");
+        assert!(PageError::Forbidden.into_response().headers().get(http::header::RETRY_AFTER).is_none());
+    }
 }

@@ -3,16 +3,16 @@
 //! quota; and notices for deprecated APIs it still calls.
 
 use super::chart;
+use super::extract::SignedIn;
 use super::layout::Nav;
 use super::page::{render, store, PageError};
-use super::{session, PortalState};
+use super::PortalState;
 use crate::analytics::hist::Hist;
 use crate::limits::Kind;
 use crate::store::analytics::{Rollup, RollupFilter};
 use crate::store::portal::App;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
-use http::HeaderMap;
+use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -169,12 +169,12 @@ fn notices(st: &PortalState, u: &Usage) -> Markup {
     }
 }
 
-pub async fn page(State(st): State<Arc<PortalState>>, headers: HeaderMap, Query(which): Query<Which>) -> Response {
-    let s = match session::required(&st, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let result = async {
+pub async fn page(
+    State(st): State<Arc<PortalState>>,
+    Query(which): Query<Which>,
+    SignedIn(s): SignedIn,
+) -> Result<Response, PageError> {
+    let body = async {
         let db = store(&st).await?;
         let account = s.account_id.clone();
         let apps = db.run(move |db| async move { db.apps_of(&account).await }).await?;
@@ -207,11 +207,6 @@ pub async fn page(State(st): State<Arc<PortalState>>, headers: HeaderMap, Query(
             }
         })
     }
-    .await;
-    match result {
-        Ok(body) => {
-            render(&st, &Nav { user: Some((s.email.clone(), s.csrf.clone())), current: "usage" }, "Usage", body)
-        }
-        Err(e) => e.into_response(),
-    }
+    .await?;
+    Ok(render(&st, &Nav::of(Some(&s), "usage"), "Usage", body))
 }

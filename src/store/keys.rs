@@ -1,6 +1,7 @@
 //! API keys made by the gateway: `gh_` + 32 random bytes (base64url, 43 characters). Only the
 //! sha256 is stored, with a short display prefix so an operator can tell keys apart.
 
+use super::consumers::KeyRow;
 use base64::Engine;
 
 pub const KEY_PREFIX: &str = "gh_";
@@ -31,6 +32,25 @@ pub fn generate() -> Result<NewKey, getrandom::Error> {
     })
 }
 
+/// A new key of `consumer`, as the admin API and the portal both issue one: the row to store
+/// (made now) and the key, whose secret is shown once and whose hash is stored.
+pub fn issue(
+    consumer: &str,
+    label: Option<String>,
+    expires_at: Option<i64>,
+) -> Result<(KeyRow, NewKey), getrandom::Error> {
+    let key = generate()?;
+    let row = KeyRow {
+        id: key.id.clone(),
+        consumer: consumer.to_string(),
+        prefix: key.prefix.clone(),
+        label,
+        created_at: super::now_ms(),
+        expires_at,
+    };
+    Ok((row, key))
+}
+
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -49,5 +69,14 @@ mod tests {
         assert!(a.secret.starts_with(&a.prefix));
         assert_eq!(crate::consumers::parse_hex32(&a.hash), Some(crate::consumers::sha256(a.secret.as_bytes())));
         assert!(!a.hash.contains(&a.secret));
+    }
+
+    #[test]
+    fn an_issued_key_row_names_its_key() {
+        let before = crate::store::now_ms();
+        let (row, key) = issue("c1", Some("ci".into()), Some(42)).unwrap();
+        assert_eq!((row.id.as_str(), row.prefix.as_str()), (key.id.as_str(), key.prefix.as_str()));
+        assert_eq!((row.consumer.as_str(), row.label.as_deref(), row.expires_at), ("c1", Some("ci"), Some(42)));
+        assert!(row.created_at >= before);
     }
 }
