@@ -2,7 +2,7 @@
 //! segments through hash maps, so the two should match within noise.
 
 use criterion::{black_box, Criterion};
-use gatehouse::proxy::router::{MethodSet, Router};
+use gatehouse::runtime::router::{MethodSet, Router};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,7 +25,7 @@ fn lookups(r: &Router<usize>) -> usize {
     let get = MethodSet::bit(&http::Method::GET);
     let mut found = 0;
     for p in PATHS {
-        if let gatehouse::proxy::router::Match::Found(v) = r.lookup("api.test", black_box(p), get) {
+        if let gatehouse::runtime::router::Match::Found(v) = r.lookup("api.test", black_box(p), get) {
             found += **v;
         }
     }

@@ -20,3 +20,4 @@ pub mod runtime;
 pub mod store;
 pub mod tls;
 pub mod upstream;
+pub mod web;

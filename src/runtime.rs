@@ -7,7 +7,7 @@ use crate::net::TrustedProxies;
 use crate::pipeline::Chain;
 use crate::plugins::auth::AuthShared;
 use crate::plugins::registry::Setup;
-use crate::proxy::router::{MethodSet, Router};
+use crate::runtime::router::{MethodSet, Router};
 use crate::upstream::{build_cluster, Cluster, HealthRegistry};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
@@ -16,6 +16,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 mod apis;
+pub mod reload;
+pub mod router;
+pub mod versions;
 
 pub type RuntimeHandle = Arc<ArcSwap<Runtime>>;
 
@@ -89,7 +92,7 @@ pub struct Route {
     pub strip: usize,
     pub chain: Chain,
     /// Set on the switch route of versions sharing a base path (`proxy/versions.rs`).
-    pub versions: Option<Arc<crate::proxy::versions::Versions>>,
+    pub versions: Option<Arc<crate::runtime::versions::Versions>>,
     /// What analytics reports this route's requests under.
     pub labels: Arc<crate::analytics::Labels>,
     /// Response caching for this route (`cache.enabled`), `None` = off.

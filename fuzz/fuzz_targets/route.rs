@@ -6,7 +6,7 @@
 
 use gatehouse::config::{load_str, LoadedConfig};
 use gatehouse::net::path::normalize;
-use gatehouse::proxy::router::{Match, MethodSet};
+use gatehouse::runtime::router::{Match, MethodSet};
 use gatehouse::runtime::{build, Runtime, Shared};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
@@ -107,7 +107,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let host = String::from_utf8_lossy(host).to_ascii_lowercase();
     let bit = MethodSet::bit(&method);
-    let Ok(found) = gatehouse::proxy::versions::lookup(&runtime().router, &req, &host, path, bit) else { return };
+    let Ok(found) = gatehouse::runtime::versions::lookup(&runtime().router, &req, &host, path, bit) else { return };
     match found {
         Match::Found(route) => {
             assert!(route.methods.0 & bit != 0, "{method} routed to a route without it");

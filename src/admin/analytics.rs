@@ -1,10 +1,10 @@
 //! `GET /analytics` and `GET /analytics/top`: the store's minute rollups of every node, merged
 //! into minute, hour or day buckets, as JSON or (with `Accept: text/csv`) CSV.
 
-use super::problem::Problem;
 use super::AdminState;
 use crate::store::analytics::{Rollup, RollupFilter, RollupKey};
 use crate::store::{now_ms, rfc3339};
+use crate::web::problem::Problem;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -2,10 +2,10 @@
 //! the live tables are reloaded before the answer, so a change holds on this node as soon as it
 //! is answered. Consumers from the config file are listed read-only.
 
-use super::problem::{Problem, ProblemKind};
 use super::AdminState;
 use crate::store::consumers::{ConsumerPatch, ConsumerRow};
 use crate::store::{rfc3339, Store, StoreError};
+use crate::web::problem::{Problem, ProblemKind};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};

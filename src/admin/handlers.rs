@@ -1,7 +1,7 @@
 //! The admin routes' handlers. Each reads one `Runtime` snapshot.
 
-use super::problem::{Problem, ProblemKind};
 use super::AdminState;
+use crate::web::problem::{Problem, ProblemKind};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;

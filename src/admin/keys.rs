@@ -2,10 +2,10 @@
 //! once (never cached); the store keeps its sha256. Keys of config consumers live in the file.
 
 use super::consumers::{body, invalid, is_config_consumer, refresh, store, writable};
-use super::problem::Problem;
 use super::AdminState;
 use crate::store::consumers::KeyRow;
 use crate::store::{keys, now_ms, rfc3339};
+use crate::web::problem::Problem;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};

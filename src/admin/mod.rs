@@ -5,19 +5,16 @@
 //! `Authorization: Bearer <token>`; one rule, and no unauthenticated surface on the listener.
 //! Errors are problem+json (`problem.rs`).
 
-pub mod adaptor;
 mod analytics;
 mod consumers;
 mod handlers;
 mod keys;
-pub mod problem;
 mod purge;
 mod subscriptions;
 
-pub use adaptor::{AxumApp, ClientAddr, Limits};
-pub use problem::{Problem, RequestId};
+pub use crate::web::{problem, AxumApp, ClientAddr, Limits, Problem, RequestId};
 
-use crate::process::reload::Reloader;
+use crate::runtime::reload::Reloader;
 use crate::runtime::{RuntimeHandle, Shared};
 use axum::extract::{Request, State};
 use axum::handler::Handler;

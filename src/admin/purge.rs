@@ -2,9 +2,9 @@
 //! URL under a prefix (`?prefix=`), on every node sharing the store. URLs are the cache's keys:
 //! `scheme://host/path?query`.
 
-use super::problem::Problem;
 use super::AdminState;
 use crate::store::purges::Purge;
+use crate::web::problem::Problem;
 use axum::extract::{Query, State};
 use axum::Json;
 use http::StatusCode;

@@ -3,10 +3,10 @@
 //! sets the app consumer's plan; the live tables are reloaded before the answer.
 
 use super::consumers::store;
-use super::problem::Problem;
 use super::AdminState;
 use crate::store::portal::Subscription;
 use crate::store::rfc3339;
+use crate::web::problem::Problem;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use http::StatusCode;

@@ -4,7 +4,6 @@
 //! changed rows to the store in batches. `GET /analytics` reads them back (`store/analytics.rs`).
 
 pub mod aggregate;
-pub mod hist;
 
 use crate::consumers::Consumer;
 use crossbeam_queue::ArrayQueue;

@@ -23,9 +23,9 @@ mod password;
 mod session;
 mod usage;
 
-use crate::admin::{AxumApp, Limits};
-use crate::process::reload::Reloader;
+use crate::runtime::reload::Reloader;
 use crate::runtime::{RuntimeHandle, Shared};
+use crate::web::{AxumApp, Limits};
 use axum::routing::{get, post};
 use axum::Router;
 use std::net::SocketAddr;

@@ -8,9 +8,8 @@ mod forward;
 mod hop;
 
 mod phases;
-pub mod router;
+
 mod start;
-pub mod versions;
 
 use crate::access_log::AccessLog;
 use crate::pipeline::{respond, Problem};

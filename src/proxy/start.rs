@@ -2,10 +2,10 @@
 //! path normalization, routing. Anything refused here is answered by `request_filter`.
 
 use super::ctx::{new_request_id, sane_request_id, ProxyCtx};
-use super::router::{Match, MethodSet};
-use super::versions;
 use crate::net::path::{normalize, PathError};
 use crate::pipeline::{Problem, ProblemKind};
+use crate::runtime::router::{Match, MethodSet};
+use crate::runtime::versions;
 use crate::runtime::{Route, Runtime};
 use pingora::proxy::Session;
 use std::borrow::Cow;

@@ -5,7 +5,7 @@ use super::{Api, ClusterIndex, Route, Shared};
 use crate::config::{ApiConfig, ApiStatus, Config, ConfigError, MethodSet, RouteConfig};
 use crate::pipeline::Chain;
 use crate::plugins::registry::{ApiPlugins, ApiScope, Plugins, RouteScope, Setup, POLICIES};
-use crate::proxy::router::Router;
+use crate::runtime::router::Router;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -148,8 +148,8 @@ pub fn version_switches(
         let Some(api) = apis.iter().find(|a| a.name == first.name && &a.version == default_version) else {
             continue;
         };
-        let versions = crate::proxy::versions::Versions::new(header, routers, default);
-        let switch = Arc::new(crate::proxy::versions::switch_route(api.clone(), versions));
+        let versions = crate::runtime::versions::Versions::new(header, routers, default);
+        let switch = Arc::new(crate::runtime::versions::switch_route(api.clone(), versions));
         if let Err(e) = router.insert(&first.hosts, &first.base_path, false, MethodSet::ANY, switch) {
             errors.push(ConfigError::new(format!("api[{}].base_path", members[0]), e));
         }

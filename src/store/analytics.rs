@@ -2,7 +2,7 @@
 //! retention. SQL shared by both backends (`ON CONFLICT … DO UPDATE` exists on both).
 
 use super::{Store, StoreError};
-use crate::analytics::hist::Hist;
+use crate::store::hist::Hist;
 use sqlx::Row;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -8,6 +8,7 @@
 
 pub mod analytics;
 pub mod consumers;
+pub mod hist;
 pub mod keys;
 pub mod live;
 pub mod portal;

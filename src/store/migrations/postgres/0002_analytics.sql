@@ -1,7 +1,7 @@
 -- Usage rollups: one row per minute, node and (API, version, operation, consumer, status class).
 -- Each gateway process writes only its own rows (`node`), always the minute's running total,
 -- so no row is ever read and modified by two writers. `latency_hist` is a JSON array of counts
--- per latency bucket (`analytics::hist::BOUNDS_MS`), mergeable by adding.
+-- per latency bucket (`store::hist::BOUNDS_MS`), mergeable by adding.
 CREATE TABLE analytics_minutes (
     minute BIGINT NOT NULL,
     node TEXT NOT NULL,

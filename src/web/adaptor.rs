@@ -3,7 +3,7 @@
 //! `oneshot`, and writes the whole response. Because Pingora owns the socket, a binary upgrade
 //! hands it over like the proxy's (DESIGN §1). Reusable by any management listener.
 
-use super::problem::{finish, Problem, RequestId};
+use crate::web::problem::{finish, Problem, RequestId};
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -181,7 +181,7 @@ fn has_body(h: &HeaderMap) -> bool {
 
 /// A sane client-sent `X-Request-Id` is kept (as the proxy does); otherwise a new one.
 fn request_id(http: &ServerSession) -> RequestId {
-    use crate::proxy::ctx::{new_request_id, sane_request_id};
+    use crate::pipeline::ctx::{new_request_id, sane_request_id};
     RequestId(match http.req_header().headers.get("x-request-id") {
         Some(v) if sane_request_id(v.as_bytes()) => v.clone(),
         _ => new_request_id(),

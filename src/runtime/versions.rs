@@ -5,8 +5,8 @@
 //! never moves existing clients.
 
 use super::router::{Match, MethodSet, Router};
+use super::{Api, Route};
 use crate::pipeline::Problem;
-use crate::runtime::{Api, Route};
 use http::{HeaderName, HeaderValue};
 use pingora_http::RequestHeader;
 use std::sync::Arc;
