@@ -80,114 +80,149 @@ impl EchoIo for pingora::tls::tokio_ssl::SslStream<TcpStream> {
 pub async fn connection<S: EchoIo>(mut stream: S, state: Arc<EchoState>) {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     loop {
-        // Read a request head.
-        let head_len = loop {
-            if let Some(p) = find(&buf, b"\r\n\r\n") {
-                break p + 4;
-            }
-            if buf.len() > MAX_HEAD {
-                return;
-            }
-            let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let mut headers = [httparse::EMPTY_HEADER; 128];
-        let mut req = httparse::Request::new(&mut headers);
-        if !matches!(req.parse(&buf[..head_len]), Ok(httparse::Status::Complete(_))) {
+        let Some(head_len) = read_head(&mut stream, &mut buf).await else { return };
+        let Some(head) = parse_head(&buf[..head_len]) else {
             let _ =
                 stream.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
             return;
-        }
-        let method = req.method.unwrap_or("").to_string();
-        let path = req.path.unwrap_or("").to_string();
-        let mut hdrs = Map::new();
-        let (mut content_length, mut chunked, mut close, mut upgrade) = (0usize, false, false, false);
-        for h in req.headers.iter() {
-            let name = h.name.to_ascii_lowercase();
-            let value = String::from_utf8_lossy(h.value).to_string();
-            match name.as_str() {
-                "content-length" => content_length = value.trim().parse().unwrap_or(0),
-                "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
-                "connection" => close = value.eq_ignore_ascii_case("close"),
-                "upgrade" => upgrade = value.eq_ignore_ascii_case("websocket"),
-                _ => {}
-            }
-            match hdrs.get_mut(&name) {
-                Some(Value::Array(list)) => list.push(Value::String(value)),
-                Some(prev) => *prev = Value::Array(vec![prev.clone(), Value::String(value)]),
-                None => {
-                    hdrs.insert(name, Value::String(value));
-                }
-            }
-        }
+        };
         buf.drain(..head_len);
-        if upgrade {
+        if head.upgrade {
             state.requests.fetch_add(1, Relaxed);
-            // The request's headers ride along as JSON, as the body would carry them otherwise.
-            let seen = serde_json::to_string(&hdrs).unwrap_or_default();
-            let head = format!(
-                "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\nx-echo-headers: {seen}\r\n\r\n"
-            );
-            if stream.write_all(head.as_bytes()).await.is_err() || stream.write_all(&buf).await.is_err() {
-                return;
-            }
-            let mut chunk = [0u8; 8192];
-            while let Ok(n @ 1..) = stream.read(&mut chunk).await {
-                if stream.write_all(&chunk[..n]).await.is_err() {
-                    return;
-                }
-            }
-            return;
+            return tunnel(&mut stream, &head, &buf).await;
         }
-        let body = if chunked {
+        let body = if head.chunked {
             read_chunked(&mut stream, &mut buf).await
         } else {
-            read_exact(&mut stream, &mut buf, content_length).await
+            read_exact(&mut stream, &mut buf, head.content_length).await
         };
         let Some(body) = body else { return };
-
-        let get = |k: &str| hdrs.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        if path != "/health" {
-            state.requests.fetch_add(1, Relaxed);
-        }
-        if get("x-echo-reset").is_some() {
-            stream.reset();
-            return;
-        }
-        if let Some(ms) = get("x-echo-delay-ms").and_then(|v| v.parse::<u64>().ok()) {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-        }
-        let (status, payload) = if path == "/health" {
-            state.health_checks.fetch_add(1, Relaxed);
-            let ok = state.healthy.load(Relaxed);
-            (if ok { 200 } else { 503 }, json!({ "upstream": state.name, "healthy": ok }))
-        } else {
-            let status = get("x-echo-status")
-                .and_then(|v| v.parse::<u16>().ok())
-                .filter(|s| (200..600).contains(s))
-                .unwrap_or(200);
-            let body = String::from_utf8_lossy(&body).to_string();
-            (status, json!({ "upstream": state.name, "method": method, "path": path, "headers": hdrs, "body": body }))
-        };
-        let payload = serde_json::to_vec(&payload).unwrap_or_default();
-        let (extra, not_modified) = steered_headers(&hdrs);
-        let (status, length) = if not_modified { (304, 0) } else { (status, payload.len()) };
-        let head = format!(
-            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {length}\r\nx-upstream: {}\r\n{extra}{}\r\n",
-            state.name,
-            if close { "connection: close\r\n" } else { "" }
-        );
-        let mut out = head.into_bytes();
-        if method != "HEAD" && !not_modified {
-            out.extend_from_slice(&payload);
-        }
-        if stream.write_all(&out).await.is_err() || close {
+        if !answer(&mut stream, &state, &head, &body).await {
             return;
         }
     }
+}
+
+/// One request head as the echo server needs it.
+struct Head {
+    method: String,
+    path: String,
+    /// Lower-case names; a repeated header becomes an array.
+    hdrs: Map<String, Value>,
+    content_length: usize,
+    chunked: bool,
+    close: bool,
+    upgrade: bool,
+}
+
+/// Read until a whole head is in `buf`; its length, or `None` when the client is gone.
+async fn read_head<S: EchoIo>(stream: &mut S, buf: &mut Vec<u8>) -> Option<usize> {
+    loop {
+        if let Some(p) = find(buf, b"\r\n\r\n") {
+            return Some(p + 4);
+        }
+        if buf.len() > MAX_HEAD {
+            return None;
+        }
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn parse_head(raw: &[u8]) -> Option<Head> {
+    let mut headers = [httparse::EMPTY_HEADER; 128];
+    let mut req = httparse::Request::new(&mut headers);
+    if !matches!(req.parse(raw), Ok(httparse::Status::Complete(_))) {
+        return None;
+    }
+    let mut head = Head {
+        method: req.method.unwrap_or("").to_string(),
+        path: req.path.unwrap_or("").to_string(),
+        hdrs: Map::new(),
+        content_length: 0,
+        chunked: false,
+        close: false,
+        upgrade: false,
+    };
+    for h in req.headers.iter() {
+        let name = h.name.to_ascii_lowercase();
+        let value = String::from_utf8_lossy(h.value).to_string();
+        match name.as_str() {
+            "content-length" => head.content_length = value.trim().parse().unwrap_or(0),
+            "transfer-encoding" => head.chunked = value.to_ascii_lowercase().contains("chunked"),
+            "connection" => head.close = value.eq_ignore_ascii_case("close"),
+            "upgrade" => head.upgrade = value.eq_ignore_ascii_case("websocket"),
+            _ => {}
+        }
+        match head.hdrs.get_mut(&name) {
+            Some(Value::Array(list)) => list.push(Value::String(value)),
+            Some(prev) => *prev = Value::Array(vec![prev.clone(), Value::String(value)]),
+            None => {
+                head.hdrs.insert(name, Value::String(value));
+            }
+        }
+    }
+    Some(head)
+}
+
+/// A WebSocket upgrade: 101, then echo bytes both ways until either side closes.
+async fn tunnel<S: EchoIo>(stream: &mut S, head: &Head, early: &[u8]) {
+    // The request's headers ride along as JSON, as the body would carry them otherwise.
+    let seen = serde_json::to_string(&head.hdrs).unwrap_or_default();
+    let answer = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\nx-echo-headers: {seen}\r\n\r\n"
+    );
+    if stream.write_all(answer.as_bytes()).await.is_err() || stream.write_all(early).await.is_err() {
+        return;
+    }
+    let mut chunk = [0u8; 8192];
+    while let Ok(n @ 1..) = stream.read(&mut chunk).await {
+        if stream.write_all(&chunk[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Answer one request as its `x-echo-*` headers ask; `false` when the connection is done.
+async fn answer<S: EchoIo>(stream: &mut S, state: &EchoState, head: &Head, body: &[u8]) -> bool {
+    let get = |k: &str| head.hdrs.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    if head.path != "/health" {
+        state.requests.fetch_add(1, Relaxed);
+    }
+    if get("x-echo-reset").is_some() {
+        stream.reset();
+        return false;
+    }
+    if let Some(ms) = get("x-echo-delay-ms").and_then(|v| v.parse::<u64>().ok()) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let (status, payload) = if head.path == "/health" {
+        state.health_checks.fetch_add(1, Relaxed);
+        let ok = state.healthy.load(Relaxed);
+        (if ok { 200 } else { 503 }, json!({ "upstream": state.name, "healthy": ok }))
+    } else {
+        let status =
+            get("x-echo-status").and_then(|v| v.parse::<u16>().ok()).filter(|s| (200..600).contains(s)).unwrap_or(200);
+        let body = String::from_utf8_lossy(body).to_string();
+        let (method, path, hdrs) = (&head.method, &head.path, &head.hdrs);
+        (status, json!({ "upstream": state.name, "method": method, "path": path, "headers": hdrs, "body": body }))
+    };
+    let payload = serde_json::to_vec(&payload).unwrap_or_default();
+    let (extra, not_modified) = steered_headers(&head.hdrs);
+    let (status, length) = if not_modified { (304, 0) } else { (status, payload.len()) };
+    let out = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {length}\r\nx-upstream: {}\r\n{extra}{}\r\n",
+        state.name,
+        if head.close { "connection: close\r\n" } else { "" }
+    );
+    let mut out = out.into_bytes();
+    if head.method != "HEAD" && !not_modified {
+        out.extend_from_slice(&payload);
+    }
+    stream.write_all(&out).await.is_ok() && !head.close
 }
 
 /// Response header lines asked for by `x-echo-header` / `x-echo-etag`, and whether the

@@ -39,6 +39,17 @@ pub struct Metrics {
     pub validation_failures: IntCounterVec,
 }
 
+/// A metric of a static definition, registered once.
+fn registered<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: prometheus::Result<C>) -> C {
+    let c = c.expect("static metric definition");
+    r.register(Box::new(c.clone())).expect("metric registered once");
+    c
+}
+
+fn counters(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    registered(r, IntCounterVec::new(Opts::new(name, help), labels))
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -48,92 +59,67 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new("gatehouse_requests_total", "Requests answered, by API, method and status"),
-            &["api", "method", "status"],
-        )
-        .expect("static metric definition");
+        let r = &registry;
         let hist = |name: &str, help: &str| {
-            HistogramVec::new(HistogramOpts::new(name, help).buckets(BUCKETS.to_vec()), &["api"])
-                .expect("static metric definition")
+            let opts = HistogramOpts::new(name, help).buckets(BUCKETS.to_vec());
+            registered(r, HistogramVec::new(opts, &["api"]))
         };
-        let request_duration =
-            hist("gatehouse_request_duration_seconds", "Time from request start to the end of the response");
-        let upstream_duration =
-            hist("gatehouse_upstream_duration_seconds", "Time from picking an upstream to its response header");
-        let in_flight =
-            IntGauge::new("gatehouse_requests_in_flight", "Requests being handled").expect("static metric definition");
-        let upstream_healthy = IntGaugeVec::new(
-            Opts::new("gatehouse_upstream_healthy", "1 if the upstream takes traffic (healthy and not ejected)"),
-            &["cluster", "upstream"],
-        )
-        .expect("static metric definition");
-        let config_reloads =
-            IntCounterVec::new(Opts::new("gatehouse_config_reloads_total", "Config loads by result"), &["result"])
-                .expect("static metric definition");
-        let connections_refused = IntCounterVec::new(
-            Opts::new("gatehouse_connections_refused_total", "Proxy connections closed by a connection limit"),
-            &["reason"],
-        )
-        .expect("static metric definition");
-        let ratelimit = IntCounterVec::new(
-            Opts::new("gatehouse_ratelimit_decisions_total", "Rate limit decisions by API, policy and result"),
-            &["api", "policy", "result"],
-        )
-        .expect("static metric definition");
-        let ratelimit_backend_errors = IntCounterVec::new(
-            Opts::new("gatehouse_ratelimit_backend_errors_total", "Rate limit decisions the backend could not make"),
-            &["reason", "action"],
-        )
-        .expect("static metric definition");
-        let ratelimit_backend_duration = Histogram::with_opts(
+        let ratelimit_round_trips =
             HistogramOpts::new("gatehouse_ratelimit_backend_duration_seconds", "Rate limit backend round trips")
-                .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]),
-        )
-        .expect("static metric definition");
-        let json_skipped = IntCounterVec::new(
-            Opts::new("gatehouse_json_transform_skipped_total", "JSON body edits not made, by direction and reason"),
-            &["direction", "reason"],
-        )
-        .expect("static metric definition");
-        let validation_failures = IntCounterVec::new(
-            Opts::new(
+                .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]);
+        Metrics {
+            requests: counters(r, "gatehouse_requests_total", "Requests answered, by API, method and status", &[
+                "api", "method", "status",
+            ]),
+            request_duration: hist(
+                "gatehouse_request_duration_seconds",
+                "Time from request start to the end of the response",
+            ),
+            upstream_duration: hist(
+                "gatehouse_upstream_duration_seconds",
+                "Time from picking an upstream to its response header",
+            ),
+            in_flight: registered(r, IntGauge::new("gatehouse_requests_in_flight", "Requests being handled")),
+            upstream_healthy: registered(
+                r,
+                IntGaugeVec::new(
+                    Opts::new("gatehouse_upstream_healthy", "1 if the upstream takes traffic (healthy and not ejected)"),
+                    &["cluster", "upstream"],
+                ),
+            ),
+            config_reloads: counters(r, "gatehouse_config_reloads_total", "Config loads by result", &["result"]),
+            connections_refused: counters(
+                r,
+                "gatehouse_connections_refused_total",
+                "Proxy connections closed by a connection limit",
+                &["reason"],
+            ),
+            ratelimit: counters(
+                r,
+                "gatehouse_ratelimit_decisions_total",
+                "Rate limit decisions by API, policy and result",
+                &["api", "policy", "result"],
+            ),
+            ratelimit_backend_errors: counters(
+                r,
+                "gatehouse_ratelimit_backend_errors_total",
+                "Rate limit decisions the backend could not make",
+                &["reason", "action"],
+            ),
+            ratelimit_backend_duration: registered(r, Histogram::with_opts(ratelimit_round_trips)),
+            json_skipped: counters(
+                r,
+                "gatehouse_json_transform_skipped_total",
+                "JSON body edits not made, by direction and reason",
+                &["direction", "reason"],
+            ),
+            validation_failures: counters(
+                r,
                 "gatehouse_validation_failures_total",
                 "Requests refused (direction=request) and upstream answers reported (direction=response) by spec validation",
+                &["api", "direction"],
             ),
-            &["api", "direction"],
-        )
-        .expect("static metric definition");
-        for c in [
-            Box::new(validation_failures.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(ratelimit.clone()),
-            Box::new(ratelimit_backend_errors.clone()),
-            Box::new(ratelimit_backend_duration.clone()),
-            Box::new(json_skipped.clone()),
-            Box::new(requests.clone()),
-            Box::new(request_duration.clone()),
-            Box::new(upstream_duration.clone()),
-            Box::new(in_flight.clone()),
-            Box::new(upstream_healthy.clone()),
-            Box::new(config_reloads.clone()),
-            Box::new(connections_refused.clone()),
-        ] {
-            registry.register(c).expect("metric registered once");
-        }
-        Metrics {
             registry,
-            requests,
-            request_duration,
-            upstream_duration,
-            in_flight,
-            upstream_healthy,
-            config_reloads,
-            connections_refused,
-            ratelimit,
-            ratelimit_backend_errors,
-            ratelimit_backend_duration,
-            json_skipped,
-            validation_failures,
         }
     }
 

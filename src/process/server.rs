@@ -9,7 +9,7 @@ use crate::process::handover::FirstRequestGate;
 use crate::process::reload::SighupService;
 use crate::proxy::Gateway;
 use crate::runtime::reload::Reloader;
-use crate::runtime::{self, Shared};
+use crate::runtime::{self, RuntimeHandle, Shared};
 use crate::upstream::health::HealthService;
 use arc_swap::ArcSwap;
 use pingora::server::configuration::{Opt, ServerConf};
@@ -40,9 +40,31 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     shared.metrics.config_reloads.with_label_values(&["ok"]).inc();
     let handle = Arc::new(ArcSwap::from_pointee(rt));
     let reloader = Arc::new(Reloader::new(loaded.clone(), handle.clone(), shared.clone()));
-
-    let s = &loaded.config.server;
     let files = ProcessFiles::of(&loaded);
+    let mut server = pingora_server(&loaded, &opts, &files)?;
+    let s = &loaded.config.server;
+    let access_log = match s.access_log.as_str() {
+        "off" | "stdout" | "stderr" => AccessLog::open(&s.access_log),
+        path => AccessLog::open(&loaded.resolve(path).display().to_string()),
+    }
+    .map_err(|e| StartError::Io(format!("server.access_log {:?}", s.access_log), e))?;
+    let log_pending = access_log.as_ref().map(|l| l.pending.clone());
+    let gateway = Gateway { runtime: handle.clone(), shared: shared.clone(), access_log };
+    server.add_service(proxy_service(&server, gateway, &loaded, &handle, &shared)?);
+    add_background(&mut server, &loaded, &handle, &shared);
+    let sighup = SighupService { reloader: reloader.clone(), ready_file: files.ready_file.clone() };
+    server.add_service(background_service("reload on SIGHUP", sighup));
+    let phases = std::sync::Mutex::new(Some(server.watch_execution_phase()));
+    server.add_service(background_service("drain", DrainService { shared: shared.clone(), log_pending, phases }));
+    add_management(&mut server, &loaded, &handle, &shared, reloader)?;
+    log::info!("gatehouse: proxy on {}", s.listen.join(", "));
+    server.run_forever()
+}
+
+/// Pingora's server with `[server]`'s settings, bootstrapped (with `--upgrade`: holding the old
+/// process's sockets), and the pid file written.
+fn pingora_server(loaded: &LoadedConfig, opts: &ServeOptions, files: &ProcessFiles) -> Result<Server, StartError> {
+    let s = &loaded.config.server;
     std::fs::create_dir_all(&files.data_dir).map_err(|e| StartError::Io(files.data_dir.display().to_string(), e))?;
     let conf = ServerConf {
         threads: s.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
@@ -63,17 +85,18 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
         drain::write_pid_file(&files.pid_file)
             .map_err(|e| StartError::Io(format!("server.pid_file {}", files.pid_file.display()), e))?;
     }
+    Ok(server)
+}
 
-    let access_log = match s.access_log.as_str() {
-        "off" | "stdout" | "stderr" => AccessLog::open(&s.access_log),
-        path => AccessLog::open(&loaded.resolve(path).display().to_string()),
-    }
-    .map_err(|e| StartError::Io(format!("server.access_log {:?}", s.access_log), e))?;
-
-    let log_pending = access_log.as_ref().map(|l| l.pending.clone());
-    let gateway = Gateway { runtime: handle.clone(), shared: shared.clone(), access_log };
-    // Outside in: per-address connection cap, handover of fresh connections, request heads read
-    // whole within header_read_timeout, then Pingora's proxy.
+/// The proxy on its plain and TLS listeners. Outside in: per-address connection cap, hand-over
+/// of fresh connections, request heads read whole within `header_read_timeout`, then Pingora.
+fn proxy_service(
+    server: &Server,
+    gateway: Gateway,
+    loaded: &LoadedConfig,
+    handle: &RuntimeHandle,
+    shared: &Arc<Shared>,
+) -> Result<Service<impl pingora::apps::ServerApp + Send + Sync + 'static>, StartError> {
     let proxy_app = pingora::proxy::http_proxy(&server.configuration, gateway);
     let rt = handle.clone();
     let gate = FirstRequestGate::new(
@@ -83,12 +106,16 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     .with_first_byte_wait(Box::new(move || rt.load().settings.header_read_timeout));
     let app = PerIpCap::new(gate, handle.clone(), shared.clone());
     let mut proxy = Service::new("gatehouse proxy".to_string(), app);
-    for addr in &s.listen {
+    for addr in &loaded.config.server.listen {
         proxy.add_listener(plain_tcp(addr));
     }
-    super::tls_listeners::add_listeners(&mut proxy, &loaded, &handle)
+    super::tls_listeners::add_listeners(&mut proxy, loaded, handle)
         .map_err(|e| StartError::Io(e, std::io::Error::other("TLS setup")))?;
-    server.add_service(proxy);
+    Ok(proxy)
+}
+
+/// Health checks, the store's sync (and the purges it brings), analytics.
+fn add_background(server: &mut Server, loaded: &LoadedConfig, handle: &RuntimeHandle, shared: &Arc<Shared>) {
     let current = handle.clone();
     let clusters = Box::new(move || current.load().clusters.clone());
     server.add_service(background_service("health checks", HealthService { clusters }));
@@ -96,7 +123,7 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     shared.store.purges.on_purge(move |p| cache.purge(|u| p.matches(u)));
     let store = crate::store::sync::StoreSync {
         state: shared.store.clone(),
-        url: loaded.config.store.resolved_url(&loaded),
+        url: loaded.config.store.resolved_url(loaded),
         resync: loaded.config.store.resync_interval.0,
     };
     server.add_service(background_service("store", store));
@@ -113,16 +140,21 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
         };
         server.add_service(background_service("analytics", aggregator));
     }
-    let sighup = SighupService { reloader: reloader.clone(), ready_file: files.ready_file.clone() };
-    server.add_service(background_service("reload on SIGHUP", sighup));
-    let phases = std::sync::Mutex::new(Some(server.watch_execution_phase()));
-    server.add_service(background_service("drain", DrainService { shared: shared.clone(), log_pending, phases }));
+}
 
+/// The portal and the admin API, each when its table is present. Like the proxy's, their
+/// listeners go through the hand-over gate: no management request is dropped by an upgrade,
+/// and the drain waits for their connections too.
+fn add_management(
+    server: &mut Server,
+    loaded: &LoadedConfig,
+    handle: &RuntimeHandle,
+    shared: &Arc<Shared>,
+    reloader: Arc<Reloader>,
+) -> Result<(), StartError> {
     if let Some(portal) = &loaded.config.portal {
-        let state = crate::portal::state(&loaded, portal, handle.clone(), shared.clone(), reloader.clone())
+        let state = crate::portal::state(loaded, portal, handle.clone(), shared.clone(), reloader.clone())
             .map_err(|e| StartError::Io(format!("{}: {}", e.path, e.message), std::io::Error::other("portal setup")))?;
-        // Like the proxy's: a connection accepted just before a stop keeps its first request,
-        // and the drain waits for portal connections too.
         let gate = FirstRequestGate::new(crate::portal::app(state), shared.open_connections.clone());
         let mut svc = Service::new("gatehouse portal".to_string(), gate);
         svc.add_listener(plain_tcp(&portal.listen));
@@ -131,14 +163,12 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     if let Some(admin) = &loaded.config.admin {
         let token = admin.token.clone().or_else(|| admin.token_env.as_ref().and_then(|v| std::env::var(v).ok()));
         let state = crate::admin::AdminState::new(handle.clone(), shared.clone(), reloader, token.as_deref());
-        // As the portal's: no admin request is dropped by a binary upgrade.
         let gate = FirstRequestGate::new(crate::admin::app(state), shared.open_connections.clone());
         let mut svc = Service::new("gatehouse admin".to_string(), gate);
         svc.add_listener(plain_tcp(&admin.listen));
         server.add_service(svc);
     }
-    log::info!("gatehouse: proxy on {}", s.listen.join(", "));
-    server.run_forever()
+    Ok(())
 }
 
 /// Where a config puts this process's files: `data_dir`, the pid file and the upgrade socket

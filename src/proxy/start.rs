@@ -108,10 +108,18 @@ fn check_and_route(session: &mut Session, rt: &Runtime) -> Result<Arc<Route>, Pr
     let final_path = normalized.as_deref().unwrap_or(&path);
     let path_str =
         std::str::from_utf8(final_path).map_err(|_| Problem::new(400, "the request path is not valid UTF-8"))?;
+    route(session.req_header(), rt, authority.as_deref(), path_str)
+}
 
-    let req = session.req_header();
-    let host_raw =
-        authority.as_deref().map(str::as_bytes).or_else(|| req.headers.get(http::header::HOST).map(|h| h.as_bytes()));
+/// The route of a checked request: by host (the absolute-form authority, else `Host`), path and
+/// method; a 404 or 405 problem when there is none.
+fn route(
+    req: &pingora_http::RequestHeader,
+    rt: &Runtime,
+    authority: Option<&str>,
+    path_str: &str,
+) -> Result<Arc<Route>, Problem> {
+    let host_raw = authority.map(str::as_bytes).or_else(|| req.headers.get(http::header::HOST).map(|h| h.as_bytes()));
     let host = host_only(host_raw.unwrap_or_default());
     // A CORS preflight goes to the route of the method it asks about, when that route's chain
     // answers preflights; otherwise it is an ordinary OPTIONS request.
