@@ -68,7 +68,7 @@ impl Plugin for JsonBody {
     }
     /// Last in the request phase: what reaches the upstream is what every check let through.
     fn priority(&self) -> u32 {
-        950
+        1100
     }
     fn phases(&self) -> Phases {
         let (req, resp) = (self.request.is_some(), self.response.is_some());
