@@ -59,8 +59,6 @@ pub struct Settings {
     pub ip_rules: Option<crate::plugins::ip::IpRules>,
     pub header_read_timeout: std::time::Duration,
     pub max_conns_per_ip: Option<u32>,
-    /// `json_transform_limit`: bodies buffered for JSON edits at most.
-    pub json_limit: usize,
 }
 
 pub struct Api {
@@ -259,7 +257,6 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
             ip_rules: crate::plugins::ip::IpRules::new(&s.ip_allow, &s.ip_deny),
             header_read_timeout: s.header_read_timeout.0,
             max_conns_per_ip: s.max_conns_per_ip,
-            json_limit: usize::try_from(s.json_transform_limit.0).unwrap_or(usize::MAX),
         },
         tls,
         unrouted: shared.metrics.api("-"),
