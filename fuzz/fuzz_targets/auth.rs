@@ -11,10 +11,11 @@
 
 use base64::Engine;
 use gatehouse::config::{load_file, LoadedConfig};
+use gatehouse::consumers::Consumers;
 use gatehouse::plugins::auth::api_key::KeySource;
 use gatehouse::plugins::auth::jwks::JwksMemory;
 use gatehouse::plugins::auth::jwt::JwtVerifier;
-use gatehouse::plugins::auth::{scheme_value, Consumers};
+use gatehouse::plugins::auth::scheme_value;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use libfuzzer_sys::fuzz_target;
 use std::future::Future;
