@@ -249,7 +249,7 @@ pub fn build(loaded: &LoadedConfig, shared: &Shared) -> Result<Runtime, Vec<Conf
         apis,
         clusters: cluster_list,
         settings: Settings {
-            trusted: TrustedProxies::new(&s.trusted_proxies),
+            trusted: TrustedProxies::new(s.trusted_proxies.iter().map(|n| n.net())),
             max_body_size: s.max_body_size.0,
             max_header_size: s.max_header_size.0 as usize,
             max_uri_length: s.max_uri_length,

@@ -10,11 +10,12 @@
 #![no_main]
 
 use base64::Engine;
-use gatehouse::config::{load_file, LoadedConfig};
+use gatehouse::config::{load_file, HeaderName, LoadedConfig};
+use gatehouse::consumers::Consumers;
 use gatehouse::plugins::auth::api_key::KeySource;
 use gatehouse::plugins::auth::jwks::JwksMemory;
 use gatehouse::plugins::auth::jwt::JwtVerifier;
-use gatehouse::plugins::auth::{scheme_value, Consumers};
+use gatehouse::plugins::auth::scheme_value;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use libfuzzer_sys::fuzz_target;
 use std::future::Future;
@@ -77,7 +78,7 @@ fn api_key(target: &[u8], header: Option<&[u8]>) {
     if let Some(v) = header.and_then(|h| http::HeaderValue::from_bytes(h).ok()) {
         let _ = req.insert_header("X-API-Key", v);
     }
-    let source = KeySource::new("X-API-Key", Some("api_key"));
+    let source = KeySource::new(&HeaderName::known("X-API-Key"), Some("api_key"));
     let _ = source.find(&req);
     source.strip(&mut req);
     assert!(source.find(&req).is_none(), "the key survives stripping: {:?}", String::from_utf8_lossy(req.raw_path()));

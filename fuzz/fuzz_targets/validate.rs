@@ -22,7 +22,7 @@ fn validators() -> &'static Vec<(String, Validate)> {
         gatehouse::openapi::routes::paths(&spec)
             .into_iter()
             .map(|(pattern, ops)| {
-                let v = Validate::build(&pattern, &ops, &compiler, (true, true), metrics, "fuzz")
+                let v = Validate::build(&pattern, &ops, &compiler, (true, true), metrics, ("fuzz", 1 << 20))
                     .unwrap_or_else(|e| panic!("{pattern}: {e:?}"));
                 (pattern, v)
             })
@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
         let n = errors.as_array().map(Vec::len).unwrap_or_default();
         assert!((1..=50).contains(&n), "{n} violations listed");
     }
-    let rendered = problem.body("fuzz");
+    let rendered = problem.to_json(Some("fuzz"));
     let parsed: serde_json::Value = serde_json::from_slice(&rendered).expect("problem+json is JSON");
     assert_eq!(parsed["status"], problem.status);
 });

@@ -2,8 +2,11 @@
 //! model and the checks that need more than a type. Key files are read when the runtime is
 //! built (`plugins::auth`), so `check` reports an unreadable one too.
 
+use super::credentials::{ApiKeyDigest, JwksUrl, JwtAlgorithm, PasswordHash};
 use super::model::{ApiConfig, Config};
+use super::parse::SeenNames;
 use super::units::HumanDuration;
+use super::values::HeaderName;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -26,10 +29,10 @@ pub struct ConsumerConfig {
     pub plan: Option<String>,
     /// `"sha256:<64 lowercase hex>"` (see `gatehouse hash-key`).
     #[serde(default)]
-    pub api_keys: Vec<String>,
+    pub api_keys: Vec<ApiKeyDigest>,
     /// user → `$argon2id$…` or `$2b$…` (bcrypt) hash.
     #[serde(default)]
-    pub basic: BTreeMap<String, String>,
+    pub basic: BTreeMap<String, PasswordHash>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,10 +42,10 @@ pub struct JwtIssuerConfig {
     /// Empty: `aud` is not checked.
     #[serde(default)]
     pub audiences: Vec<String>,
-    pub algorithms: Vec<String>,
+    pub algorithms: Vec<JwtAlgorithm>,
     pub key_file: Option<String>,
     pub jwks_file: Option<String>,
-    pub jwks_url: Option<String>,
+    pub jwks_url: Option<JwksUrl>,
     #[serde(default = "d_10m")]
     pub jwks_refresh: HumanDuration,
     #[serde(default = "d_sub")]
@@ -50,7 +53,7 @@ pub struct JwtIssuerConfig {
     #[serde(default = "d_30s")]
     pub leeway: HumanDuration,
     #[serde(default)]
-    pub claims_to_headers: BTreeMap<String, String>,
+    pub claims_to_headers: BTreeMap<String, HeaderName>,
 }
 
 fn d_10m() -> HumanDuration {
@@ -63,18 +66,9 @@ fn d_sub() -> String {
     "sub".into()
 }
 
-pub const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
-pub const PUBLIC_ALGS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
-
 type Err<'a> = dyn FnMut(String, String) + 'a;
 
-/// True for `sha256:` followed by 64 lowercase hex digits.
-pub fn key_hash_ok(s: &str) -> bool {
-    s.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-}
-
-pub fn validate(cfg: &Config, err: &mut Err) {
+pub fn validate(cfg: &Config, seen: &SeenNames, err: &mut Err) {
     let mut names = BTreeSet::new();
     let mut keys = BTreeSet::new();
     let mut users = BTreeSet::new();
@@ -88,76 +82,50 @@ pub fn validate(cfg: &Config, err: &mut Err) {
             super::validate::name_ok(g, &format!("{p}.groups[{j}]"), err);
         }
         for (j, k) in c.api_keys.iter().enumerate() {
-            if !key_hash_ok(k) {
-                err(
-                    format!("{p}.api_keys[{j}]"),
-                    "expected \"sha256:<64 lowercase hex digits>\" (gatehouse hash-key)".into(),
-                );
-            } else if !keys.insert(k.as_str()) {
+            if !keys.insert(k) {
                 err(format!("{p}.api_keys[{j}]"), "this key is already given to a consumer".into());
             }
         }
-        for (user, hash) in &c.basic {
+        for user in c.basic.keys() {
             if user.is_empty() || user.contains(':') || user.bytes().any(|b| b.is_ascii_control()) {
                 err(format!("{p}.basic.{user}"), "a user name is non-empty, without ':' or control characters".into());
             }
             if !users.insert(user.as_str()) {
                 err(format!("{p}.basic.{user}"), "this user is already given to a consumer".into());
             }
-            if let Err(m) = crate::plugins::auth::basic::check_hash(hash) {
-                err(format!("{p}.basic.{user}"), m);
-            }
         }
     }
     let mut issuers = BTreeSet::new();
     for (i, j) in cfg.jwt_issuers.iter().enumerate() {
-        issuer(j, &format!("jwt_issuer[{i}]"), err);
+        issuer(j, &format!("jwt_issuer[{i}]"), seen, err);
         if !issuers.insert(j.issuer.as_str()) {
             err(format!("jwt_issuer[{i}].issuer"), format!("duplicate issuer {:?}", j.issuer));
         }
     }
 }
 
-fn issuer(j: &JwtIssuerConfig, p: &str, err: &mut Err) {
+fn issuer(j: &JwtIssuerConfig, p: &str, seen: &SeenNames, err: &mut Err) {
     if j.issuer.is_empty() {
         err(format!("{p}.issuer"), "must not be empty".into());
     }
-    if j.algorithms.is_empty() {
+    // Unknown algorithms were reported (and dropped) when the file was read.
+    if j.algorithms.is_empty() && !seen.failed_under(&format!("{p}.algorithms[")) {
         err(format!("{p}.algorithms"), "name at least one algorithm (they are pinned per issuer)".into());
     }
-    let mut hmac = false;
-    let mut public = false;
-    for (k, a) in j.algorithms.iter().enumerate() {
-        if HMAC_ALGS.contains(&a.as_str()) {
-            hmac = true;
-        } else if PUBLIC_ALGS.contains(&a.as_str()) {
-            public = true;
-        } else {
-            err(
-                format!("{p}.algorithms[{k}]"),
-                format!(
-                    "unknown algorithm {a:?}; expected one of {}, {}",
-                    HMAC_ALGS.join(", "),
-                    PUBLIC_ALGS.join(", ")
-                ),
-            );
-        }
-    }
+    let hmac = j.algorithms.iter().any(|a| a.is_hmac());
+    let public = j.algorithms.iter().any(|a| !a.is_hmac());
     if hmac && public {
         err(format!("{p}.algorithms"), "do not mix HMAC (HS*) and public-key algorithms in one issuer".into());
     }
-    let sources = [j.key_file.is_some(), j.jwks_file.is_some(), j.jwks_url.is_some()];
+    // A `jwks_url` that failed to parse (reported already) was given all the same.
+    let url = j.jwks_url.is_some() || seen.failed(&format!("{p}.jwks_url"));
+    let sources = [j.key_file.is_some(), j.jwks_file.is_some(), url];
     match sources.iter().filter(|s| **s).count() {
         1 => {}
         0 => err(p.into(), "needs one of key_file, jwks_file or jwks_url".into()),
         _ => err(p.into(), "use only one of key_file, jwks_file and jwks_url".into()),
     }
-    if let Some(u) = &j.jwks_url {
-        if let Err(m) = crate::plugins::auth::jwks::JwksUrl::parse(u) {
-            err(format!("{p}.jwks_url"), m);
-        }
-    }
-    if hmac && (j.jwks_file.is_some() || j.jwks_url.is_some()) {
+    if hmac && (j.jwks_file.is_some() || url) {
         err(p.into(), "HMAC algorithms take a key_file holding the shared secret".into());
     }
     if j.jwks_refresh.0 < Duration::from_secs(1) {
@@ -168,11 +136,6 @@ fn issuer(j: &JwtIssuerConfig, p: &str, err: &mut Err) {
     }
     if j.leeway.0 > Duration::from_secs(600) {
         err(format!("{p}.leeway"), "must be at most 10m".into());
-    }
-    for (claim, header) in &j.claims_to_headers {
-        if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
-            err(format!("{p}.claims_to_headers.{claim}"), format!("{header:?} is not a valid header name"));
-        }
     }
 }
 
@@ -192,9 +155,6 @@ pub fn validate_api(a: &ApiConfig, cfg: &Config, p: &str, err: &mut Err) {
         if let Some(m) = &r.auth {
             check_methods(m, format!("{p}.route[{i}].auth"));
         }
-    }
-    if http::HeaderName::from_bytes(a.key_header.as_bytes()).is_err() {
-        err(format!("{p}.key_header"), format!("{:?} is not a valid header name", a.key_header));
     }
     if let Some(q) = &a.key_query {
         let ok = !q.is_empty() && q.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));

@@ -41,3 +41,27 @@ impl MethodSet {
         names.join(", ")
     }
 }
+
+/// One method of `[api.cors] methods`: a name of [`METHODS`], parsed at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Method(http::Method);
+
+impl Method {
+    pub fn parse(m: &str) -> Result<Method, String> {
+        let unknown = || format!("unknown method {m:?}; expected one of {}", METHODS.join(", "));
+        if !METHODS.contains(&m) {
+            return Err(unknown());
+        }
+        http::Method::from_bytes(m.as_bytes()).map(Method).map_err(|_| unknown())
+    }
+
+    pub fn as_http(&self) -> &http::Method {
+        &self.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Method {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::values::parse_str(d, Method::parse)
+    }
+}

@@ -1,25 +1,33 @@
-//! Loading the TOML config: parse (every error, with its key path), validate cross references,
-//! and hand a `Config` to `runtime::build`.
+//! Loading the TOML config: parse into typed values (every error, with its key path), validate
+//! ranges and cross references, and hand a `Config` to `runtime::build`. Nothing here imports
+//! the data plane or the management plane.
 
 pub mod analytics;
 pub mod auth;
 pub mod cache;
+pub mod cluster;
 pub mod compression;
+pub mod credentials;
 pub mod lifecycle;
 pub mod limits;
 pub mod methods;
 pub mod model;
 mod parse;
 pub mod portal;
+pub mod server;
 pub mod store;
 pub mod units;
 mod validate;
+pub mod values;
 
-pub use methods::MethodSet;
+pub use cluster::{host_of, resolve as resolve_addr};
+pub use credentials::{ApiKeyDigest, JwksUrl, JwtAlgorithm, PasswordHash, PasswordScheme};
+pub use methods::{Method, MethodSet, METHODS};
 pub use model::*;
 use std::fmt;
 use std::path::{Path, PathBuf};
-pub use validate::{host_of, name_valid, resolve as resolve_addr, METHODS};
+pub use validate::name_valid;
+pub use values::{HashOn, HeaderName, HeaderValue, IpNetwork, JsonPointer};
 
 /// One problem in a config file: where (a key path such as `api[0].cluster`) and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

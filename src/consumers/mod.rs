@@ -3,7 +3,7 @@
 //! runtime ([`Consumers`]); the store's live in [`LiveTables`], swapped whole on every sync.
 //! Nothing here does I/O: the store fills the live tables, the auth plugin reads both.
 
-use crate::config::LoadedConfig;
+use crate::config::{LoadedConfig, PasswordHash};
 use arc_swap::ArcSwap;
 use http::HeaderValue;
 use std::collections::HashMap;
@@ -52,7 +52,7 @@ pub struct Consumers {
     /// matched, which does not help to find a key whose digest matches (preimage resistance).
     pub by_key_hash: HashMap<[u8; 32], Arc<Consumer>>,
     /// Basic-auth user → (consumer, password hash).
-    pub by_user: HashMap<String, (Arc<Consumer>, Arc<str>)>,
+    pub by_user: HashMap<String, (Arc<Consumer>, PasswordHash)>,
 }
 
 impl Consumers {
@@ -61,12 +61,10 @@ impl Consumers {
         for c in &loaded.config.consumers {
             let consumer = Arc::new(Consumer::new(c.name.clone(), c.groups.clone(), c.plan.clone()));
             for k in &c.api_keys {
-                if let Some(d) = k.strip_prefix("sha256:").and_then(parse_hex32) {
-                    out.by_key_hash.insert(d, consumer.clone());
-                }
+                out.by_key_hash.insert(*k.bytes(), consumer.clone());
             }
             for (user, hash) in &c.basic {
-                out.by_user.insert(user.clone(), (consumer.clone(), Arc::from(hash.as_str())));
+                out.by_user.insert(user.clone(), (consumer.clone(), hash.clone()));
             }
             out.by_name.insert(c.name.clone(), consumer);
         }
@@ -107,7 +105,7 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// 64 hex digits as 32 bytes.
+/// 64 hex digits as 32 bytes (a key digest from the store).
 pub fn parse_hex32(h: &str) -> Option<[u8; 32]> {
     let b = h.as_bytes();
     if b.len() != 64 {

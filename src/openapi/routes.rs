@@ -48,7 +48,7 @@ pub fn route_configs(
     for op in &spec.operations {
         for (place, name) in &op.security.key_places {
             let ok = match place.as_str() {
-                "header" => a.key_header.eq_ignore_ascii_case(name),
+                "header" => a.key_header.as_str().eq_ignore_ascii_case(name),
                 _ => a.key_query.as_deref() == Some(name.as_str()),
             };
             if !ok {

@@ -15,7 +15,8 @@ use http::{HeaderValue, Method};
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 
-const DEFAULT_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+const DEFAULT_METHODS: [Method; 6] =
+    [Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
 /// Request headers a browser sends without asking (Fetch: CORS-safelisted request headers).
 const SAFELISTED: &[&str] = &["accept", "accept-language", "content-language", "content-type"];
 
@@ -45,24 +46,28 @@ pub fn preflight_method(req: &pingora_http::RequestHeader) -> Option<Method> {
 impl Cors {
     pub fn new(c: &CorsConfig) -> Result<Cors, String> {
         let any = c.origins.iter().any(|o| o == "*");
-        let methods: Vec<String> = if c.methods.is_empty() {
-            DEFAULT_METHODS.iter().map(|m| m.to_string()).collect()
+        let methods: Vec<Method> = if c.methods.is_empty() {
+            DEFAULT_METHODS.to_vec()
         } else {
-            c.methods.iter().map(|m| m.to_ascii_uppercase()).collect()
+            c.methods.iter().map(|m| m.as_http().clone()).collect()
         };
-        let value = |list: &[String], what: &str| {
+        // Method and header names are tokens: joined with ", " they make a valid value.
+        let value = |list: Vec<&str>, what: &str| {
             HeaderValue::from_str(&list.join(", ")).map_err(|_| format!("invalid {what} list"))
         };
-        let headers: Vec<String> = c.headers.iter().map(|h| h.to_ascii_lowercase()).collect();
+        let headers: Vec<String> = c.headers.iter().map(|h| h.name().as_str().to_string()).collect();
+        let expose: Vec<&str> = c.expose_headers.iter().map(|h| h.as_str()).collect();
         Ok(Cors {
             origins: if any { Vec::new() } else { c.origins.iter().map(|o| o.to_ascii_lowercase()).collect() },
             any,
             credentials: c.credentials,
-            methods: methods.iter().filter_map(|m| Method::from_bytes(m.as_bytes()).ok()).collect(),
-            allow_methods: value(&methods, "methods")?,
-            allow_headers: (!headers.is_empty()).then(|| value(&headers, "headers")).transpose()?,
+            allow_methods: value(methods.iter().map(Method::as_str).collect(), "methods")?,
+            methods,
+            allow_headers: (!headers.is_empty())
+                .then(|| value(headers.iter().map(String::as_str).collect(), "headers"))
+                .transpose()?,
             headers,
-            expose: (!c.expose_headers.is_empty()).then(|| value(&c.expose_headers, "expose_headers")).transpose()?,
+            expose: (!expose.is_empty()).then(|| value(expose, "expose_headers")).transpose()?,
             max_age: c.max_age.map(|d| HeaderValue::from(d.0.as_secs())),
         })
     }

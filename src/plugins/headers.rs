@@ -1,7 +1,7 @@
 //! `request`/`response` header rewriting (`set_headers`, `remove_headers`), api level merged
 //! with route level at load time: the route's `set_headers` win, both `remove_headers` apply.
 
-use super::registry::{fail, Built, Plugins, Policy, RouteScope};
+use super::registry::{Built, Plugins, Policy, RouteScope};
 use crate::config::HeaderRewrite;
 use crate::pipeline::RequestCtx;
 use crate::pipeline::{Phases, Plugin};
@@ -15,25 +15,19 @@ pub struct HeaderOps {
 
 impl HeaderOps {
     /// Merge API-level and route-level rewrites; `None` when there is nothing to do.
-    pub fn merge(api: Option<&HeaderRewrite>, route: Option<&HeaderRewrite>) -> Result<Option<HeaderOps>, String> {
+    pub fn merge(api: Option<&HeaderRewrite>, route: Option<&HeaderRewrite>) -> Option<HeaderOps> {
+        // By lower-case name, in name order: the route's value wins.
         let mut set = std::collections::BTreeMap::new();
         let mut remove = Vec::new();
         for r in [api, route].into_iter().flatten() {
             for (k, v) in &r.set_headers {
-                set.insert(k.to_ascii_lowercase(), v.clone());
+                set.insert(k.name().as_str(), (k.name(), v.as_http()));
             }
-            for k in &r.remove_headers {
-                remove.push(parse_name(k)?);
-            }
+            remove.extend(r.remove_headers.iter().map(|k| k.name().clone()));
         }
-        let set = set
-            .into_iter()
-            .map(|(k, v)| {
-                Ok((parse_name(&k)?, HeaderValue::from_str(&v).map_err(|_| format!("invalid value for header {k}"))?))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        let set: Vec<(HeaderName, HeaderValue)> = set.into_values().map(|(k, v)| (k.clone(), v.clone())).collect();
         remove.dedup();
-        Ok((!set.is_empty() || !remove.is_empty()).then_some(HeaderOps { remove, set }))
+        (!set.is_empty() || !remove.is_empty()).then_some(HeaderOps { remove, set })
     }
 }
 
@@ -46,10 +40,6 @@ impl HeaderOps {
             headers.insert(n.clone(), v.clone());
         }
     }
-}
-
-fn parse_name(k: &str) -> Result<HeaderName, String> {
-    HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name {k:?}"))
 }
 
 /// Rewrites the request sent upstream.
@@ -101,12 +91,10 @@ pub static POLICY: HeadersPolicy = HeadersPolicy;
 impl Policy for HeadersPolicy {
     fn for_route(&self, r: &RouteScope, out: &mut Plugins) -> Built {
         let (api, route) = (r.api.api, r.route);
-        let req = HeaderOps::merge(api.request.as_ref(), route.and_then(|r| r.request.as_ref()));
-        if let Some(ops) = req.map_err(|e| fail(r.key, e))? {
+        if let Some(ops) = HeaderOps::merge(api.request.as_ref(), route.and_then(|r| r.request.as_ref())) {
             out.push(std::sync::Arc::new(RequestHeaders(ops)));
         }
-        let resp = HeaderOps::merge(api.response.as_ref(), route.and_then(|r| r.response.as_ref()));
-        if let Some(ops) = resp.map_err(|e| fail(r.key, e))? {
+        if let Some(ops) = HeaderOps::merge(api.response.as_ref(), route.and_then(|r| r.response.as_ref())) {
             out.push(std::sync::Arc::new(ResponseHeaders(ops)));
         }
         Ok(())

@@ -5,6 +5,7 @@
 //! search per list.
 
 use super::registry::{ApiPlugins, ApiScope, Built, Policy};
+use crate::config::IpNetwork;
 use crate::pipeline::Problem;
 use crate::pipeline::RequestCtx;
 use crate::pipeline::{Flow, Phases, Plugin};
@@ -24,13 +25,11 @@ fn key(ip: IpAddr) -> u128 {
 }
 
 impl IpSet {
-    /// Entries that are not an address or CIDR are skipped (`check` reports them).
-    pub fn new(list: &[String]) -> IpSet {
+    pub fn new(list: &[IpNetwork]) -> IpSet {
         let mut ranges: Vec<(u128, u128)> = list
             .iter()
-            .filter_map(|s| crate::net::parse_cidr(s))
-            .map(|net| {
-                let net = net.trunc();
+            .map(|n| {
+                let net = n.net().trunc();
                 (key(net.network()), key(net.broadcast()))
             })
             .collect();
@@ -66,7 +65,7 @@ pub struct IpRules {
 
 impl IpRules {
     /// `None` when both lists are empty (nothing to check).
-    pub fn new(allow: &[String], deny: &[String]) -> Option<IpRules> {
+    pub fn new(allow: &[IpNetwork], deny: &[IpNetwork]) -> Option<IpRules> {
         let r = IpRules { allow: IpSet::new(allow), deny: IpSet::new(deny) };
         (!r.allow.is_empty() || !r.deny.is_empty()).then_some(r)
     }
@@ -129,8 +128,8 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn list(items: &[&str]) -> Vec<String> {
-        items.iter().map(|s| s.to_string()).collect()
+    fn list(items: &[&str]) -> Vec<IpNetwork> {
+        items.iter().map(|s| IpNetwork::parse(s).unwrap()).collect()
     }
 
     #[test]

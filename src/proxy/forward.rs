@@ -2,8 +2,9 @@
 //! forwarded request's headers, and format the access-log line.
 
 use super::ctx::ProxyCtx;
+use crate::config::HashOn;
 use crate::pipeline::edit;
-use crate::upstream::{bit, HashOn};
+use crate::upstream::bit;
 use http::{HeaderName, HeaderValue};
 use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;

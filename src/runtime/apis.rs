@@ -38,7 +38,7 @@ pub fn build_api(
         hosts: a.hosts.clone(),
         cluster,
         metrics: shared.metrics.api(&a.name),
-        vary: in_family.then(|| http::HeaderValue::from_str(&a.version_header).ok()).flatten(),
+        vary: in_family.then(|| a.version_header.as_value().clone()),
         status: a.status,
         sunset: a.sunset,
         deprecated_operations: spec
@@ -138,7 +138,7 @@ pub fn version_switches(
 ) {
     for members in families {
         let first = &cfg.apis[members[0]];
-        let Ok(header) = http::HeaderName::from_bytes(first.version_header.as_bytes()) else { continue };
+        let header = first.version_header.name().clone();
         let routers: Vec<_> = members
             .iter()
             .map(|&i| (cfg.apis[i].version.clone(), version_routers.remove(&i).unwrap_or_default()))

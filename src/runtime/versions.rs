@@ -25,7 +25,7 @@ pub struct Versions {
 impl Versions {
     pub fn new(header: HeaderName, routers: Vec<(String, Router<Route>)>, default: usize) -> Versions {
         let known = routers.iter().map(|(v, _)| v.as_str()).collect::<Vec<_>>().join(", ");
-        let vary = HeaderValue::from_str(header.as_str()).unwrap_or(HeaderValue::from_static("API-Version"));
+        let vary = HeaderValue::from(header.clone());
         Versions { header, vary, routers, default, known }
     }
 

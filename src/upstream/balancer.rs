@@ -1,35 +1,8 @@
 //! Balancing policies. Each picks an index into the cluster's peer list, skipping peers that are
 //! down or already tried by this request. State is atomics only: no lock on the hot path.
 
-use std::str::FromStr;
+use crate::config::HashOn;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// What `consistent_hash` hashes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HashOn {
-    Ip,
-    Header(http::HeaderName),
-    Cookie(String),
-    Path,
-}
-
-impl FromStr for HashOn {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("{s:?}: expected \"ip\", \"header:NAME\", \"cookie:NAME\" or \"path\"");
-        match s.split_once(':') {
-            None if s == "ip" => Ok(HashOn::Ip),
-            None if s == "path" => Ok(HashOn::Path),
-            Some(("header", n)) => http::HeaderName::from_bytes(n.as_bytes()).map(HashOn::Header).map_err(|_| bad()),
-            Some(("cookie", n))
-                if !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b'=') =>
-            {
-                Ok(HashOn::Cookie(n.to_string()))
-            }
-            _ => Err(bad()),
-        }
-    }
-}
 
 pub enum Policy {
     /// Round robin over a precomputed smooth weighted schedule (all weights 1 = plain rotation).
@@ -162,13 +135,5 @@ mod tests {
         assert_eq!(p.pick(4, Some(b"/user/42"), |_| (0, 1), |_| true), Some(a));
         let b = p.pick(4, Some(b"/user/42"), |_| (0, 1), |i| i != a).unwrap();
         assert_ne!(a, b);
-    }
-
-    #[test]
-    fn hash_on_parses() {
-        assert_eq!("ip".parse::<HashOn>(), Ok(HashOn::Ip));
-        assert!(matches!("header:x-user".parse::<HashOn>(), Ok(HashOn::Header(_))));
-        assert!("cookie:".parse::<HashOn>().is_err());
-        assert!("body".parse::<HashOn>().is_err());
     }
 }

@@ -5,9 +5,9 @@
 mod balancer;
 pub mod health;
 
-pub use balancer::{hash64, HashOn, Policy};
+pub use balancer::{hash64, Policy};
 
-use crate::config::{Balance, ClusterConfig, HealthConfig};
+use crate::config::{Balance, ClusterConfig, HashOn, HealthConfig};
 use crate::metrics::Metrics;
 use crate::tls::upstream::UpstreamTls;
 use pingora::upstreams::peer::{HttpPeer, HttpUpstreamRequestPolicy};
@@ -287,7 +287,7 @@ pub fn build_cluster(
         Balance::RoundRobin | Balance::Weighted => Policy::schedule(&weights),
         Balance::LeastRequest => Policy::LeastRequest { next: AtomicUsize::new(0) },
         Balance::ConsistentHash => {
-            let on = c.hash_on.as_deref().unwrap_or("ip").parse::<HashOn>()?;
+            let on = c.hash_on.clone().unwrap_or(HashOn::Ip);
             let labels: Vec<String> = peers.iter().map(|p| p.label.clone()).collect();
             Policy::ring(&weights, &labels, on)
         }

@@ -1,23 +1,25 @@
 //! Where an API key travels: the API's `key_header` (default `X-API-Key`) or, when `key_query`
 //! is set, that query parameter. Both are removed from the request sent upstream.
 
-use http::HeaderName;
+use crate::config::HeaderName;
 use pingora_http::RequestHeader;
 use std::borrow::Cow;
 
 pub struct KeySource {
-    header: HeaderName,
+    header: http::HeaderName,
     /// The name as configured (for the challenge).
     label: String,
     query: Option<String>,
 }
 
 impl KeySource {
-    /// Names were validated by `check`; a bad header name falls back to the default.
-    pub fn new(header: &str, query: Option<&str>) -> KeySource {
-        let label = header.replace(['"', '\\'], "");
-        let header = HeaderName::from_bytes(header.as_bytes()).unwrap_or(HeaderName::from_static("x-api-key"));
-        KeySource { header, label, query: query.map(str::to_string) }
+    pub fn new(header: &HeaderName, query: Option<&str>) -> KeySource {
+        // A header name is a token: no quote or backslash can end the challenge's string.
+        KeySource {
+            header: header.name().clone(),
+            label: header.as_str().to_string(),
+            query: query.map(str::to_string),
+        }
     }
 
     pub fn challenge(&self) -> String {
@@ -108,7 +110,7 @@ mod tests {
 
     #[test]
     fn query_key_found_decoded_and_stripped() {
-        let s = KeySource::new("X-API-Key", Some("apikey"));
+        let s = KeySource::new(&HeaderName::known("X-API-Key"), Some("apikey"));
         let mut r = req("/p?a=1&apikey=k%2By&b=2&apikey=z");
         assert_eq!(s.find(&r).as_deref(), Some(&b"k+y"[..]));
         s.strip(&mut r);

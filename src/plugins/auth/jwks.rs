@@ -2,6 +2,7 @@
 //! minimal HTTP/1.0 GET (TLS verified against the system roots; plain `http://` only to a
 //! loopback host). Bounded: 5 s for the whole fetch, 1 MiB of answer.
 
+use crate::config::JwksUrl;
 use jsonwebtoken::jwk::{JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use pingora::tls::ssl::{SslConnector, SslMethod};
@@ -62,7 +63,7 @@ impl JwksMemory {
 
 pub enum JwksSource {
     File(PathBuf),
-    Url(JwksUrl),
+    Url(JwksFetcher),
 }
 
 impl JwksSource {
@@ -83,50 +84,15 @@ pub fn read_file(path: &PathBuf) -> Result<Keys, String> {
     parse_jwks(&bytes)
 }
 
-pub struct JwksUrl {
-    host: String,
-    port: u16,
-    path: String,
+/// Fetches the set of a `jwks_url` (parsed by the config).
+pub struct JwksFetcher {
+    url: JwksUrl,
     tls: Option<SslConnector>,
 }
 
-impl JwksUrl {
-    /// `https://host[:port]/path`, or `http://` to a loopback host (a local sidecar or a test).
-    pub fn parse(url: &str) -> Result<JwksUrl, String> {
-        let bad = || format!("{url:?} is not an https:// URL");
-        let (tls, rest) = match url.split_once("://") {
-            Some(("https", rest)) => (true, rest),
-            Some(("http", rest)) => (false, rest),
-            _ => return Err(bad()),
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let default_port = if tls { 443 } else { 80 };
-        let port_of = |p: &str| p.parse::<u16>().map_err(|_| format!("{url:?}: bad port"));
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').ok_or_else(bad)?;
-            match after.strip_prefix(':') {
-                Some(p) => (h, port_of(p)?),
-                None if after.is_empty() => (h, default_port),
-                None => return Err(bad()),
-            }
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h, port_of(p)?),
-                None => (authority, default_port),
-            }
-        };
-        let clean = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b'@' && b != b'#');
-        if !clean(host) || !clean(path) || authority.contains('@') {
-            return Err(bad());
-        }
-        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if !tls && !loopback {
-            return Err(format!("{url:?}: plain http:// is allowed only to a loopback host; use https://"));
-        }
-        let tls = if tls {
+impl JwksFetcher {
+    pub fn new(url: &JwksUrl) -> Result<JwksFetcher, String> {
+        let tls = if url.https() {
             // Verifies the chain against the system roots and, via `into_ssl`, the host name.
             let mut b = SslConnector::builder(SslMethod::tls()).map_err(|e| e.to_string())?;
             b.set_alpn_protos(b"\x08http/1.1").map_err(|e| e.to_string())?;
@@ -134,21 +100,22 @@ impl JwksUrl {
         } else {
             None
         };
-        Ok(JwksUrl { host: host.to_string(), port, path: path.to_string(), tls })
+        Ok(JwksFetcher { url: url.clone(), tls })
     }
 
     pub async fn get(&self) -> Result<Vec<u8>, String> {
         tokio::time::timeout(FETCH_TIMEOUT, self.get_inner())
             .await
-            .map_err(|_| format!("no answer from {} within {FETCH_TIMEOUT:?}", self.host))?
+            .map_err(|_| format!("no answer from {} within {FETCH_TIMEOUT:?}", self.url.host()))?
     }
 
     async fn get_inner(&self) -> Result<Vec<u8>, String> {
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port)).await.map_err(|e| e.to_string())?;
+        let tcp =
+            tokio::net::TcpStream::connect((self.url.host(), self.url.port())).await.map_err(|e| e.to_string())?;
         match &self.tls {
             None => self.exchange(tcp).await,
             Some(c) => {
-                let ssl = c.configure().and_then(|cfg| cfg.into_ssl(&self.host)).map_err(|e| e.to_string())?;
+                let ssl = c.configure().and_then(|cfg| cfg.into_ssl(self.url.host())).map_err(|e| e.to_string())?;
                 let mut s = pingora::tls::tokio_ssl::SslStream::new(ssl, tcp).map_err(|e| e.to_string())?;
                 std::pin::Pin::new(&mut s).connect().await.map_err(|e| format!("TLS: {e}"))?;
                 self.exchange(s).await
@@ -160,7 +127,8 @@ impl JwksUrl {
     async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(&self, mut s: S) -> Result<Vec<u8>, String> {
         let req = format!(
             "GET {} HTTP/1.0\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: gatehouse\r\n\r\n",
-            self.path, self.host
+            self.url.path(),
+            self.url.host()
         );
         s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
@@ -178,24 +146,5 @@ impl JwksUrl {
             return Err(format!("answered {:?}, not 200", resp.code.unwrap_or(0)));
         }
         Ok(buf[head..].to_vec())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls() {
-        assert!(JwksUrl::parse("https://idp.example.com/.well-known/jwks.json").is_ok());
-        assert!(JwksUrl::parse("https://idp.example.com:8443").is_ok());
-        assert!(JwksUrl::parse("http://127.0.0.1:9/jwks").is_ok());
-        assert!(JwksUrl::parse("http://localhost/jwks").is_ok());
-        assert!(JwksUrl::parse("http://[::1]:8080/jwks").is_ok());
-        assert!(JwksUrl::parse("http://[::1]/jwks").is_ok());
-        assert!(JwksUrl::parse("http://idp.example.com/jwks").is_err());
-        assert!(JwksUrl::parse("ftp://x/y").is_err());
-        assert!(JwksUrl::parse("https://user@idp.example.com/").is_err());
-        assert!(JwksUrl::parse("https://idp.example.com:99999/").is_err());
     }
 }

@@ -6,7 +6,7 @@
 //! `consumer_claim` (default `sub`) must name a `[[consumer]]`, as Kong's JWT plugin requires a
 //! credential's consumer: a valid token of an unknown consumer is refused with 401.
 
-use super::jwks::{read_file, JwksMemory, JwksSource, JwksUrl, Keys};
+use super::jwks::{read_file, JwksFetcher, JwksMemory, JwksSource, Keys};
 use super::ttl_cache::TtlCache;
 use super::{Consumer, Consumers};
 use crate::config::{ConfigError, JwtIssuerConfig, LoadedConfig};
@@ -17,7 +17,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -103,7 +102,7 @@ impl Issuer {
         loaded: &LoadedConfig,
         memory: &Arc<JwksMemory>,
     ) -> Result<Issuer, (&'static str, String)> {
-        let algs: Vec<Algorithm> = j.algorithms.iter().filter_map(|a| Algorithm::from_str(a).ok()).collect();
+        let algs: Vec<Algorithm> = j.algorithms.iter().map(|a| a.get()).collect();
         let (keys, source) = match (&j.key_file, &j.jwks_file, &j.jwks_url) {
             (Some(f), _, _) => (Arc::new(load_key_file(&loaded.resolve(f), &algs).map_err(|e| ("key_file", e))?), None),
             (None, Some(f), _) => {
@@ -113,12 +112,12 @@ impl Issuer {
             // Fetched by the first request that needs it, then refreshed (see `maybe_reload`);
             // after a reload it starts from the set the previous runtime last fetched.
             (None, None, Some(u)) => {
-                let source = JwksSource::Url(JwksUrl::parse(u).map_err(|e| ("jwks_url", e))?);
+                let source = JwksSource::Url(JwksFetcher::new(u).map_err(|e| ("jwks_url", e))?);
                 (Arc::new(Keys::default()), Some(source))
             }
             (None, None, None) => return Err(("key_file", "needs key_file, jwks_file or jwks_url".into())),
         };
-        let memory = j.jwks_url.as_ref().map(|u| (u.clone(), memory.clone()));
+        let memory = j.jwks_url.as_ref().map(|u| (u.as_str().to_string(), memory.clone()));
         let remembered = memory.as_ref().and_then(|(u, m)| m.get(u));
         let keys = remembered.clone().unwrap_or(keys);
         // Read already: a file or key file, or a remembered set (then refreshed in the background).
@@ -141,11 +140,7 @@ impl Issuer {
                 (alg, v)
             })
             .collect();
-        let claim_headers = j
-            .claims_to_headers
-            .iter()
-            .filter_map(|(c, h)| Some((c.clone(), HeaderName::from_bytes(h.as_bytes()).ok()?)))
-            .collect();
+        let claim_headers = j.claims_to_headers.iter().map(|(c, h)| (c.clone(), h.name().clone())).collect();
         Ok(Issuer {
             validations,
             keys: ArcSwap::new(keys),

@@ -8,12 +8,12 @@
 
 mod ops;
 
-use super::registry::{fail, Built, Plugins, Policy, RouteScope};
+use super::registry::{Built, Plugins, Policy, RouteScope};
 use crate::pipeline::body::{content_length, is_json, read_whole, RETRY_BUFFER};
 use crate::pipeline::{Flow, Phases, Plugin, RequestCtx};
 use async_trait::async_trait;
 use bytes::Bytes;
-pub use ops::{parse_pointer, JsonOps};
+pub use ops::JsonOps;
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 use prometheus::IntCounterVec;
@@ -46,13 +46,13 @@ impl JsonBody {
         route: Option<&crate::config::RouteConfig>,
         limit: usize,
         metrics: &crate::metrics::Metrics,
-    ) -> Result<Option<JsonBody>, String> {
-        let request = JsonOps::merge(api.request.as_ref(), route.and_then(|r| r.request.as_ref()))?;
-        let response = JsonOps::merge(api.response.as_ref(), route.and_then(|r| r.response.as_ref()))?;
+    ) -> Option<JsonBody> {
+        let request = JsonOps::merge(api.request.as_ref(), route.and_then(|r| r.request.as_ref()));
+        let response = JsonOps::merge(api.response.as_ref(), route.and_then(|r| r.response.as_ref()));
         if request.is_none() && response.is_none() {
-            return Ok(None);
+            return None;
         }
-        Ok(Some(JsonBody { request, response, limit, skipped: metrics.json_skipped.clone() }))
+        Some(JsonBody { request, response, limit, skipped: metrics.json_skipped.clone() })
     }
 
     fn skipped(&self, ctx: &RequestCtx, direction: &str, reason: &str) {
@@ -177,10 +177,8 @@ pub static POLICY: JsonBodyPolicy = JsonBodyPolicy;
 impl Policy for JsonBodyPolicy {
     fn for_route(&self, r: &RouteScope, out: &mut Plugins) -> Built {
         let setup = r.api.setup;
-        match JsonBody::build(r.api.api, r.route, setup.json_limit, setup.metrics) {
-            Ok(Some(j)) => out.push(Arc::new(j)),
-            Ok(None) => {}
-            Err(e) => return Err(fail(r.key, e)),
+        if let Some(j) = JsonBody::build(r.api.api, r.route, setup.json_limit, setup.metrics) {
+            out.push(Arc::new(j));
         }
         Ok(())
     }

@@ -92,7 +92,7 @@ pub fn render(input: &DocsInput) -> String {
     let _ = write!(
         out,
         "<p>{}</p></header>",
-        operation::auth_text(&cfg.auth, &cfg.key_header, cfg.key_query.as_deref(), &[])
+        operation::auth_text(&cfg.auth, cfg.key_header.as_str(), cfg.key_query.as_deref(), &[])
     );
     // The one result area; DOCS_JS moves it under the form that was sent.
     out.push_str("<section id=\"try-result\" class=\"docs-try-result\" aria-live=\"polite\" hidden><h4>Response <span id=\"try-status\"></span> <span id=\"try-elapsed\" class=\"docs-note\"></span></h4><pre id=\"try-headers\"></pre><pre id=\"try-body\"></pre></section>");
@@ -144,7 +144,7 @@ fn about(out: &mut String, doc: Option<&Value>) {
 /// The version header a request needs when versions share this API's base path.
 fn version_header(api: &crate::runtime::Api) -> Vec<(String, String)> {
     match api.vary {
-        Some(_) => vec![(api.config.version_header.clone(), api.version.clone())],
+        Some(_) => vec![(api.config.version_header.as_str().to_string(), api.version.clone())],
         None => Vec::new(),
     }
 }

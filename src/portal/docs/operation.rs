@@ -111,7 +111,7 @@ pub fn render(out: &mut String, input: &DocsInput, doc: &Value, op: &Op, n: usiz
     description(out, text(op.op, "description"));
     let (methods, scopes) = auth_of(input, doc, op);
     let cfg = &input.api.config;
-    let _ = write!(out, "<p>{}</p>", auth_text(&methods, &cfg.key_header, cfg.key_query.as_deref(), &scopes));
+    let _ = write!(out, "<p>{}</p>", auth_text(&methods, cfg.key_header.as_str(), cfg.key_query.as_deref(), &scopes));
     let params = op.params(doc);
     parameters(out, doc, &params);
     let body = request_body(out, doc, op.op);
@@ -125,7 +125,7 @@ pub fn render(out: &mut String, input: &DocsInput, doc: &Value, op: &Op, n: usiz
             .chain(values(doc, &params, "header"))
             .map(|(k, v)| (header_safe(&k), header_safe(&v)))
             .collect(),
-        auth: Credential::pick(&methods, &cfg.key_header, cfg.key_query.as_deref()),
+        auth: Credential::pick(&methods, cfg.key_header.as_str(), cfg.key_query.as_deref()),
         body,
     };
     out.push_str("<h4>Code samples</h4>");

@@ -37,7 +37,7 @@ pub fn render(out: &mut String, input: &DocsInput) {
         let _ = write!(
             out,
             "<p>{}</p>",
-            operation::auth_text(methods_needed, &cfg.key_header, cfg.key_query.as_deref(), scopes)
+            operation::auth_text(methods_needed, cfg.key_header.as_str(), cfg.key_query.as_deref(), scopes)
         );
         let method = methods.first().cloned().unwrap_or_else(|| "GET".into());
         let call = Call {
@@ -45,7 +45,7 @@ pub fn render(out: &mut String, input: &DocsInput) {
             path: fill_path(&full, &[]),
             query: String::new(),
             headers: super::version_header(input.api),
-            auth: Credential::pick(methods_needed, &cfg.key_header, cfg.key_query.as_deref()),
+            auth: Credential::pick(methods_needed, cfg.key_header.as_str(), cfg.key_query.as_deref()),
             body: None,
         };
         out.push_str("<h4>Code samples</h4>");
