@@ -32,6 +32,10 @@ pub struct Shared {
     /// Proxy connections open now (counted from accept to close): a draining process waits for
     /// them too, so one accepted just before the stop is answered, not reset by the exit.
     pub open_connections: Arc<AtomicUsize>,
+    /// Listening services whose accept loops still run: a draining process trusts a zero
+    /// `open_connections` only once these have stopped (a connection accepted at the last
+    /// moment is counted when its task starts, a moment after the accept).
+    pub listening_services: Arc<AtomicUsize>,
     /// The last good key set of every `jwks_url`, so a reload starts from it instead of
     /// nothing (an identity provider that is down during a reload must not stop JWT auth).
     pub jwks: Arc<crate::plugins::auth::jwks::JwksMemory>,

@@ -14,6 +14,8 @@ use tokio::sync::broadcast;
 
 /// How often a draining process looks at its in-flight count.
 const DRAIN_POLL: Duration = Duration::from_millis(20);
+/// The longest a stopping process waits for its listening services to stop accepting.
+const LISTENERS_STOP_WAIT: Duration = Duration::from_secs(5);
 /// The longest a drained process waits for the access-log thread to write what is queued.
 const LOG_FLUSH_WAIT: Duration = Duration::from_secs(1);
 
@@ -59,6 +61,12 @@ impl BackgroundService for DrainService {
             if shutdown.changed().await.is_err() {
                 return;
             }
+        }
+        // Until the listeners have stopped, a connection may be accepted and not yet counted.
+        let listening = &self.shared.listening_services;
+        let deadline = tokio::time::Instant::now() + LISTENERS_STOP_WAIT;
+        while listening.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(DRAIN_POLL).await;
         }
         let in_flight = &self.shared.metrics.in_flight;
         let open = &self.shared.open_connections;

@@ -29,6 +29,8 @@ pub struct FirstRequestGate<A> {
     first_byte_wait: Option<WaitFn>,
     /// Connections inside this app (accept to close), for the drain.
     open: Arc<AtomicUsize>,
+    /// Services still accepting, for the drain (this one until its `cleanup`).
+    listening: Arc<AtomicUsize>,
 }
 
 /// Counts one connection while it lives, whatever way its task ends.
@@ -41,8 +43,15 @@ impl Drop for OpenGuard {
 }
 
 impl<A> FirstRequestGate<A> {
-    pub fn new(inner: A, open: Arc<AtomicUsize>) -> Self {
-        FirstRequestGate { inner: Arc::new(inner), waiting: AtomicUsize::new(0), first_byte_wait: None, open }
+    pub fn new(inner: A, open: Arc<AtomicUsize>, listening: Arc<AtomicUsize>) -> Self {
+        listening.fetch_add(1, Ordering::AcqRel);
+        FirstRequestGate {
+            inner: Arc::new(inner),
+            waiting: AtomicUsize::new(0),
+            first_byte_wait: None,
+            open,
+            listening,
+        }
     }
 
     pub fn with_first_byte_wait(mut self, wait: WaitFn) -> Self {
@@ -69,11 +78,16 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for FirstRequestGate<A> {
         }
     }
 
+    /// Called once the service's accept loops have ended.
     async fn cleanup(&self) {
+        // A connection accepted by the last turn of an accept loop has a task that may not
+        // have started yet: let it start (and count itself) before this service says it is done.
+        tokio::time::sleep(SETTLE_POLL).await;
         let deadline = tokio::time::Instant::now() + SETTLE_MAX;
         while self.waiting.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(SETTLE_POLL).await;
         }
+        self.listening.fetch_sub(1, Ordering::AcqRel);
         self.inner.cleanup().await;
     }
 }

@@ -102,6 +102,7 @@ fn proxy_service(
     let gate = FirstRequestGate::new(
         HeadDeadline::new(proxy_app, handle.clone(), shared.clone()),
         shared.open_connections.clone(),
+        shared.listening_services.clone(),
     )
     .with_first_byte_wait(Box::new(move || rt.load().settings.header_read_timeout));
     let app = PerIpCap::new(gate, handle.clone(), shared.clone());
@@ -155,7 +156,11 @@ fn add_management(
     if let Some(portal) = &loaded.config.portal {
         let state = crate::portal::state(loaded, portal, handle.clone(), shared.clone(), reloader.clone())
             .map_err(|e| StartError::Io(format!("{}: {}", e.path, e.message), std::io::Error::other("portal setup")))?;
-        let gate = FirstRequestGate::new(crate::portal::app(state), shared.open_connections.clone());
+        let gate = FirstRequestGate::new(
+            crate::portal::app(state),
+            shared.open_connections.clone(),
+            shared.listening_services.clone(),
+        );
         let mut svc = Service::new("gatehouse portal".to_string(), gate);
         svc.add_listener(plain_tcp(&portal.listen));
         server.add_service(svc);
@@ -163,7 +168,11 @@ fn add_management(
     if let Some(admin) = &loaded.config.admin {
         let token = admin.token.clone().or_else(|| admin.token_env.as_ref().and_then(|v| std::env::var(v).ok()));
         let state = crate::admin::AdminState::new(handle.clone(), shared.clone(), reloader, token.as_deref());
-        let gate = FirstRequestGate::new(crate::admin::app(state), shared.open_connections.clone());
+        let gate = FirstRequestGate::new(
+            crate::admin::app(state),
+            shared.open_connections.clone(),
+            shared.listening_services.clone(),
+        );
         let mut svc = Service::new("gatehouse admin".to_string(), gate);
         svc.add_listener(plain_tcp(&admin.listen));
         server.add_service(svc);
