@@ -79,7 +79,7 @@ row() { # name, then env for bench/callgrind.sh
     local name=$1
     shift
     printf '%-10s ' "$name"
-    env "$@" "$ROOT/bench/callgrind.sh" "$P_GH" "$SECS" "$BIN" serve -c "$WORK/gatehouse.toml" | head -1
+    env "$@" "$ROOT/bench/callgrind.sh" "$P_GH" "$SECS" "$BIN" serve -c "$WORK/gatehouse.toml" 2>/dev/null | grep "per request"
 }
 row bare CG_PATH=/
 row full CG_PATH=/full/ "CG_HEADER=X-API-Key: $KEY"
