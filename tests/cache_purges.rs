@@ -1,4 +1,4 @@
-//! Purges reach every node that shares the store (DESIGN §1): on PostgreSQL through NOTIFY
+//! Purges reach every node that shares the store: on PostgreSQL through NOTIFY
 //! within a second, on a shared SQLite file at the next resync. Each node's own unsafe-method
 //! invalidations stay its own (RFC 9111 §4.4 speaks of the cache that saw the request).
 

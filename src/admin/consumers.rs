@@ -1,4 +1,4 @@
-//! `/consumers` (DESIGN §4 admin API); their keys are `keys.rs`. Writes go to the store, then
+//! `/consumers`; their keys are `keys.rs`. Writes go to the store, then
 //! the live tables are reloaded before the answer, so a change holds on this node as soon as it
 //! is answered. Consumers from the config file are listed read-only.
 

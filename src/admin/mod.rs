@@ -1,4 +1,4 @@
-//! The admin API (DESIGN §4): an axum router served on `[admin] listen` through the Pingora
+//! The admin API: an axum router served on `[admin] listen` through the Pingora
 //! adaptor (`adaptor.rs`), so its socket is handed over on a binary upgrade like the proxy's.
 //!
 //! When a token is set, every route — `/openapi.json` included — needs

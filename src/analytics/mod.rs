@@ -1,4 +1,4 @@
-//! Usage analytics (DESIGN §3 step 10): the proxy's `logging` hook pushes one [`Event`] per
+//! Usage analytics: the proxy's `logging` hook pushes one [`Event`] per
 //! routed request into a bounded lock-free queue (a full queue drops and counts, never waits);
 //! the aggregator service (`aggregate.rs`) drains it, rolls events up per minute and writes the
 //! changed rows to the store in batches. `GET /analytics` reads them back (`store/analytics.rs`).

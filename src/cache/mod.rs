@@ -1,4 +1,4 @@
-//! Response caching (DESIGN §3 step 4) on `pingora-cache`: one in-memory store per process
+//! Response caching on `pingora-cache`: one in-memory store per process
 //! (kept in `Shared`, so it survives reloads), an LRU eviction manager bounded in bytes, an
 //! admission filter that keeps one-off objects from pushing out hot ones, and the cache lock
 //! that coalesces concurrent misses. `policy.rs` decides what is stored and for how long,

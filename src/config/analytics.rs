@@ -1,4 +1,4 @@
-//! `[analytics]`: per-minute usage rollups written to the store (DESIGN §3 step 10, §4).
+//! `[analytics]`: per-minute usage rollups written to the store.
 
 use super::units::HumanDuration;
 use serde::Deserialize;

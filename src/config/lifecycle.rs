@@ -1,4 +1,4 @@
-//! The lifecycle keys of `[[api]]` (DESIGN §4 "Lifecycle"): `status`, `deprecated_since`,
+//! The lifecycle keys of `[[api]]`: `status`, `deprecated_since`,
 //! `sunset`, `successor`, `deprecation_link`, and the checks that tie them together.
 
 use super::model::Config;

@@ -1,5 +1,5 @@
 //! `[[plan]]` and the `plan`/`limits` keys of `[[api]]` and `[[api.route]]`: the serde model and
-//! the checks that need more than a type (DESIGN §4).
+//! the checks that need more than a type.
 
 use super::model::Config;
 use super::units::HumanDuration;

@@ -1,5 +1,5 @@
-//! The serde model of `gatehouse.toml`. Every table rejects unknown keys; defaults follow
-//! DESIGN.md §4. Values are typed (`values.rs`, `credentials.rs`, `units.rs`): a bad one is
+//! The serde model of `gatehouse.toml`. Every table rejects unknown keys; the defaults are the
+//! ones `conf/gatehouse.toml` and the configuration reference give. Values are typed (`values.rs`, `credentials.rs`, `units.rs`): a bad one is
 //! reported when the file is deserialized. What needs more than a type (addresses, ranges, cross
 //! references) is checked in `validate.rs` and the section files.
 

@@ -1,4 +1,4 @@
-//! `[portal]`: the developer portal's listener and branding (DESIGN §4). The table's presence
+//! `[portal]`: the developer portal's listener and branding. The table's presence
 //! starts the portal; each key has a default so `[portal]` alone is enough.
 
 use serde::Deserialize;

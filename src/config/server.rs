@@ -1,5 +1,5 @@
-//! `[server]` and `[admin]`: the serde model (defaults follow DESIGN.md §4) and the checks that
-//! need more than a type (addresses, ranges, TLS listener pairs).
+//! `[server]` and `[admin]`: the serde model (defaults as the configuration reference gives)
+//! and the checks that need more than a type (addresses, ranges, TLS listener pairs).
 
 use super::compression::CompressionConfig;
 use super::units::{ByteSize, HumanDuration};

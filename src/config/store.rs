@@ -1,4 +1,4 @@
-//! `[store]`: where consumers and keys made at run time live (DESIGN §1, §4).
+//! `[store]`: where consumers and keys made at run time live.
 
 use super::units::HumanDuration;
 use serde::Deserialize;

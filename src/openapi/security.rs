@@ -1,4 +1,4 @@
-//! What an operation's `security` asks for, as the gateway's auth methods (DESIGN §4 issue 8):
+//! What an operation's `security` asks for, as the gateway's auth methods:
 //! `apiKey` in a header or the query → `api_key`, `http` `bearer` (and `oauth2`/`openIdConnect`,
 //! whose tokens are JWTs here) → `jwt` with the requirement's scopes, `http` `basic` → `basic`.
 //! Alternatives (the list) are any-of, as in the gateway; several schemes in one requirement

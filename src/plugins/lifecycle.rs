@@ -1,4 +1,4 @@
-//! API lifecycle on every request of a deprecated, sunsetting or retired API version (DESIGN §4):
+//! API lifecycle on every request of a deprecated, sunsetting or retired API version:
 //! `Deprecation: @<unix>` (RFC 9745), `Sunset: <HTTP-date>` (RFC 8594), `Link` to the
 //! deprecation notice (`rel="deprecation"`) and to the successor (`rel="successor-version"`);
 //! once retired or past its sunset, 410 problem+json naming the successor. The headers go on

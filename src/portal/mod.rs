@@ -1,4 +1,4 @@
-//! The developer portal (DESIGN §4 "Portal pages"): server-rendered HTML on `[portal] listen`,
+//! The developer portal: server-rendered HTML on `[portal] listen`,
 //! served through the same Pingora adaptor as the admin API, so a binary upgrade hands its
 //! socket over too. Pages: catalog, API docs with try-it, sign-up/in/out, apps and keys, usage.
 //!

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A connection that sends nothing for this long is closed (DESIGN's `header_read_timeout`
+/// A connection that sends nothing for this long is closed (the `header_read_timeout`
 /// default), unless `with_first_byte_wait` says otherwise.
 const FIRST_BYTE_WAIT: Duration = Duration::from_secs(10);
 

@@ -1,4 +1,4 @@
-//! The cache phases of the proxy (DESIGN §3 step 4), called from `Gateway`'s hooks: which
+//! The cache phases of the proxy, called from `Gateway`'s hooks: which
 //! requests use the cache, their key, what a stored response may answer, `Cache-Status`,
 //! invalidation by unsafe methods, and `PURGE`.
 

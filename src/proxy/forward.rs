@@ -1,4 +1,4 @@
-//! Toward the upstream (DESIGN §3 steps 5-7 and 10): pick a peer, decide retries, write the
+//! Toward the upstream: pick a peer, decide retries, write the
 //! forwarded request's headers, and format the access-log line.
 
 use super::ctx::ProxyCtx;

@@ -1,4 +1,4 @@
-//! The start of every request (DESIGN §3 steps 1-2): request id, client address, size limits,
+//! The start of every request: request id, client address, size limits,
 //! path normalization, routing. Anything refused here is answered by `request_filter`.
 
 use super::ctx::{new_request_id, sane_request_id, ProxyCtx};
@@ -22,7 +22,7 @@ pub fn begin(session: &mut Session, ctx: &mut ProxyCtx) {
         let xff = if trusted.is_empty() { None } else { req.headers.get("x-forwarded-for").map(|v| v.as_bytes()) };
         ctx.client_ip = Some(trusted.client_ip(peer, xff));
     }
-    // Client-sent identity headers never reach auth, plugins or the upstream (DESIGN §5).
+    // Client-sent identity headers never reach auth, plugins or the upstream.
     crate::plugins::auth::strip_identity(session.req_header_mut());
     if let Some(rules) = &ctx.rt.settings.ip_rules {
         if !rules.permits(ctx.client_ip) {

@@ -1,4 +1,4 @@
-//! The management store (DESIGN §1): consumers and API keys made at run time, on `sqlx`'s `Any`
+//! The management store: consumers and API keys made at run time, on `sqlx`'s `Any`
 //! driver so one set of queries serves SQLite and PostgreSQL. Each backend has its own
 //! migrations, applied at start. The proxy never queries the store: `live.rs` holds the tables
 //! it reads, `sync.rs` keeps them current.

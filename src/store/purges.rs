@@ -1,4 +1,4 @@
-//! Cache purges carried by the store, so a purge reaches every node (DESIGN §1). The node that
+//! Cache purges carried by the store, so a purge reaches every node. The node that
 //! takes a purge applies it to its own cache at once, then records it (and, on PostgreSQL,
 //! notifies); every node applies the others' purges on that notice and at each resync. A
 //! process's cache starts empty, so its first look only notes what the log already holds.

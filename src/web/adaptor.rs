@@ -1,7 +1,7 @@
 //! Serve an axum `Router` on a Pingora-owned listener. Pingora accepts and parses; this reads
 //! the request head and body (bounded in size and time), calls the router once with
 //! `oneshot`, and writes the whole response. Because Pingora owns the socket, a binary upgrade
-//! hands it over like the proxy's (DESIGN §1). Reusable by any management listener.
+//! hands it over like the proxy's. Reusable by any management listener.
 
 use crate::web::problem::{finish, Problem, RequestId};
 use async_trait::async_trait;

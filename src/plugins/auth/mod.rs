@@ -1,4 +1,4 @@
-//! Authentication and authorization (DESIGN §3 step 3): one plugin per route, built at load
+//! Authentication and authorization: one plugin per route, built at load
 //! time from the API's `auth` methods (or the route's override), `groups` and `scopes`.
 //! Any one accepted method suffices; missing or bad credentials give 401 with one
 //! `WWW-Authenticate` challenge per method, good ones that are not enough give 403.

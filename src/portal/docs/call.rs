@@ -5,7 +5,7 @@
 use crate::config::AuthMethod;
 use serde_json::Value;
 
-/// The placeholder the browser swaps for a freshly issued key (DESIGN §4 "Portal pages").
+/// The placeholder the browser swaps for a freshly issued key.
 pub const KEY_PLACEHOLDER: &str = "YOUR_API_KEY";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
