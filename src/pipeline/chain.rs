@@ -15,15 +15,13 @@ pub struct Chain {
     pub logging: Vec<Arc<dyn Plugin>>,
     /// A plugin answers CORS preflights (see `Plugin::answers_preflight`).
     pub preflight: bool,
-    /// Every plugin once, in priority order (for `/apis` and the console).
-    all: Vec<Arc<dyn Plugin>>,
 }
 
 impl Chain {
     pub fn new(mut plugins: Vec<Arc<dyn Plugin>>) -> Chain {
         plugins.sort_by_key(|p| p.priority());
         let mut c = Chain::default();
-        for p in &plugins {
+        for p in plugins {
             c.preflight |= p.answers_preflight();
             let ph = p.phases();
             let lists = [
@@ -42,12 +40,6 @@ impl Chain {
                 }
             }
         }
-        c.all = plugins;
         c
-    }
-
-    /// The plugins' names in the order they run.
-    pub fn names(&self) -> Vec<&'static str> {
-        self.all.iter().map(|p| p.name()).collect()
     }
 }
