@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Instructions per request of the three rows bench/PROFILE.md tracks — bare route, full chain
-# (API key + local limit + header rewrite both ways), cache hit — each under bench/callgrind.sh,
-# against a one-worker nginx upstream with a 100-byte answer (as `make bench`).
+# Instructions per request of the rows bench/PROFILE.md tracks — bare route, full chain
+# (API key + local limit + header rewrite both ways), cache hit, and the bare route with the
+# access log on (to a file) — each under bench/callgrind.sh, against a one-worker nginx upstream
+# with a 100-byte answer (as `make bench`). BIN picks the binary (e.g. a stock-Pingora build).
 # Usage: bench/callgrind_rows.sh [SECONDS]   (needs nginx, wrk, valgrind; release build)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,16 +72,21 @@ response = { set_headers = { "X-Content-Type-Options" = "nosniff" }, remove_head
 name = "bench"
 api_keys = ["$HASH"]
 EOF
+sed "s|^access_log = \"off\"|access_log = \"$WORK/access.log\"|" "$WORK/gatehouse.toml" >"$WORK/gatehouse-log.toml"
 "$NGINX" -p "$WORK" -c "$WORK/nginx.conf" &
 NGX=$!
 trap 'kill $NGX 2>/dev/null; rm -rf "$WORK"' EXIT
 cd "$WORK"
-row() { # name, then env for bench/callgrind.sh
-    local name=$1
-    shift
+row() { # name, config, then env for bench/callgrind.sh; ROWS="bare log" runs only those
+    local name=$1 config=$2
+    shift 2
+    [ -z "${ROWS:-}" ] || [[ " $ROWS " == *" $name "* ]] || return 0
     printf '%-10s ' "$name"
-    env "$@" "$ROOT/bench/callgrind.sh" "$P_GH" "$SECS" "$BIN" serve -c "$WORK/gatehouse.toml" 2>/dev/null | grep "per request"
+    env "$@" "$ROOT/bench/callgrind.sh" "$P_GH" "$SECS" "$BIN" serve -c "$config" 2>/dev/null \
+        | grep -E "per request|profile:" | tr "\n" " "
+    echo
 }
-row bare CG_PATH=/
-row full CG_PATH=/full/ "CG_HEADER=X-API-Key: $KEY"
-row cache CG_PATH=/cache/
+row bare "$WORK/gatehouse.toml" CG_PATH=/
+row full "$WORK/gatehouse.toml" CG_PATH=/full/ "CG_HEADER=X-API-Key: $KEY"
+row cache "$WORK/gatehouse.toml" CG_PATH=/cache/
+row log "$WORK/gatehouse-log.toml" CG_PATH=/

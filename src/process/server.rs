@@ -49,6 +49,9 @@ pub fn serve(loaded: LoadedConfig, opts: ServeOptions) -> Result<(), StartError>
     }
     .map_err(|e| StartError::Io(format!("server.access_log {:?}", s.access_log), e))?;
     let log_pending = access_log.as_ref().map(|l| l.pending.clone());
+    if let Some(log) = &access_log {
+        let _ = shared.metrics.registry.register(Box::new(log.dropped.clone()));
+    }
     let gateway = Gateway { runtime: handle.clone(), shared: shared.clone(), access_log };
     server.add_service(proxy_service(&server, gateway, &loaded, &handle, &shared)?);
     add_background(&mut server, &loaded, &handle, &shared);

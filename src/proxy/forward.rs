@@ -159,28 +159,24 @@ pub fn upstream_request(session: &Session, req: &mut RequestHeader, ctx: &ProxyC
     })
 }
 
-/// One JSON line for the access log.
-pub fn access_line(session: &Session, ctx: &ProxyCtx, status: u16) -> Vec<u8> {
+/// What the access log says of this request.
+pub fn access_entry<'a>(session: &'a Session, ctx: &'a ProxyCtx, status: u16) -> crate::access_log::Entry<'a> {
     let req = session.req_header();
     let route = ctx.route.as_ref();
     let upstream = route.zip(ctx.last_peer).and_then(|(r, i)| r.api.cluster.peers.get(i)).map(|p| p.label.as_str());
-    let v = serde_json::json!({
-        "time": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-        "client": ctx.client_ip.map(|ip| ip.to_string()),
-        "method": req.method.as_str(),
-        "path": String::from_utf8_lossy(req.raw_path()),
-        "status": status,
-        "bytes_in": ctx.body_bytes,
-        "bytes_out": session.body_bytes_sent(),
-        "duration_ms": ctx.start.elapsed().as_secs_f64() * 1000.0,
-        "upstream_ms": ctx.upstream_time.map(|t| t.as_secs_f64() * 1000.0),
-        "api": route.map(|r| r.api.name.as_str()),
-        "route": route.map(|r| r.pattern.as_str()),
-        "upstream": upstream,
-        "consumer": ctx.consumer.as_ref().map(|c| c.name.as_str()),
-        "request_id": ctx.request_id_str(),
-    });
-    let mut line = serde_json::to_vec(&v).unwrap_or_default();
-    line.push(b'\n');
-    line
+    crate::access_log::Entry {
+        api: route.map(|r| r.api.name.as_str()),
+        bytes_in: ctx.body_bytes,
+        bytes_out: session.body_bytes_sent() as u64,
+        client: ctx.client_ip,
+        consumer: ctx.consumer.as_ref().map(|c| c.name.as_str()),
+        duration: ctx.start.elapsed(),
+        method: req.method.as_str(),
+        path: req.raw_path(),
+        request_id: ctx.request_id_str(),
+        route: route.map(|r| r.pattern.as_str()),
+        status,
+        upstream,
+        upstream_time: ctx.upstream_time,
+    }
 }

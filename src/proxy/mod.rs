@@ -252,7 +252,7 @@ impl ProxyHttp for Gateway {
             metrics.upstream.observe(t.as_secs_f64());
         }
         if let Some(log) = &self.access_log {
-            log.write(forward::access_line(session, ctx, status));
+            log.write(&forward::access_entry(session, ctx, status));
         }
         self.record_analytics(session, ctx, status);
     }
