@@ -1,6 +1,9 @@
 # Gatehouse — see README.md. `make run` and `make test` work on a fresh machine.
 CARGO ?= cargo
 CONFIG ?= conf/gatehouse.toml
+# Cargo on Pingora with our patch series (pingora-patches/README.md); plain $(CARGO) builds on
+# stock Pingora.
+PATCHED = CARGO=$(CARGO) pingora-patches/cargo.sh
 
 .PHONY: deps build run test lint bench bench-scale bench-router check-config certs install uninstall soak framing chaos multinode fuzz docs
 
@@ -15,7 +18,7 @@ deps:
 	  fi
 
 build: deps
-	$(CARGO) build --release
+	$(PATCHED) build --release
 
 # Starts the demo upstream (an echo server) and the gateway on conf/gatehouse.toml.
 run: build
@@ -28,26 +31,26 @@ run: build
 lint: deps
 	$(CARGO) fmt --all -- --check
 	cd fuzz && $(CARGO) fmt -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(PATCHED) clippy --all-targets -- -D warnings
 	@command -v cargo-deny >/dev/null || { echo "cargo-deny is missing: cargo install cargo-deny --locked"; exit 1; }
 	$(CARGO) deny check --hide-inclusion-graph bans licenses sources
 
 test: lint
-	$(CARGO) test --no-fail-fast --lib --bins --tests --benches
+	$(PATCHED) test --no-fail-fast --lib --bins --tests --benches
 
 # Three minutes of steady load with a reload every 2 s: every request answered, RSS and open
 # descriptors flat (`make test` runs the same test for 20 s). SOAK_SECS changes the length.
 SOAK_SECS ?= 180
 soak:
-	SOAK_SECS=$(SOAK_SECS) $(CARGO) test --test soak -- --nocapture
+	SOAK_SECS=$(SOAK_SECS) $(PATCHED) test --test soak -- --nocapture
 
 # Dependencies failing under load: upstreams killed and hanging, PostgreSQL killed (docs/hardening.md).
 chaos:
-	$(CARGO) test --test chaos -- --nocapture
+	$(PATCHED) test --test chaos -- --nocapture
 
 # Three gateway processes on one PostgreSQL and one Redis acting as one system.
 multinode:
-	$(CARGO) test --test multi_node -- --nocapture
+	$(PATCHED) test --test multi_node -- --nocapture
 # cargo fuzz (libFuzzer): every target for FUZZ_SECS seconds from its committed seed corpus
 # fuzz/corpus/<target> (what it finds goes to fuzz/target/corpus/<target>); a crash stops here
 # with the input in fuzz/artifacts/<target>/. RUSTC_BOOTSTRAP: the stable toolchain suffices.
@@ -65,10 +68,10 @@ fuzz:
 
 # The HTTP/1.1 framing and hygiene matrix, one line per case (docs/hardening.md).
 framing:
-	$(CARGO) test --test framing -- --nocapture
+	$(PATCHED) test --test framing -- --nocapture
 
 check-config:
-	$(CARGO) run --quiet -- check -c $(CONFIG)
+	$(PATCHED) run --quiet -- check -c $(CONFIG)
 
 # The book (docs/, mdBook) into target/book. Needs mdbook on PATH; without it, says how to get it.
 docs:
@@ -87,7 +90,7 @@ bench-scale:
 
 # Router micro-benchmark: 10 vs 10,000 routes.
 bench-router:
-	$(CARGO) bench --bench router
+	$(PATCHED) bench --bench router
 
 # Development certificates: a local CA and a server certificate for localhost, 127.0.0.1 and
 # api.localhost, under certs/ (keys are git-ignored). Kept if present; `rm certs/*.pem` to redo.
@@ -140,7 +143,7 @@ install: $(BIN)
 	@echo "next: systemctl daemon-reload && systemctl enable --now gatehouse"
 
 $(BIN):
-	$(CARGO) build --release
+	$(PATCHED) build --release
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/gatehouse $(DESTDIR)$(UNITDIR)/gatehouse.service

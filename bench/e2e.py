@@ -32,6 +32,8 @@ TARGETS = [
     ("gatehouse_full", "(n) Gatehouse full chain"),
     ("gatehouse_big", "(o) Gatehouse bare, 10k routes + 100k consumers"),
     ("gatehouse_big_key", "(p) Gatehouse API key, 10k routes + 100k consumers"),
+    ("gatehouse_stockpg", "(q) Gatehouse bare, on stock Pingora"),
+    ("gatehouse_full_stockpg", "(r) Gatehouse full chain, on stock Pingora"),
 ]
 LABEL = dict(TARGETS)
 RUNS_RPS = {}  # median max req/s per target, for the fixed-rate section
@@ -262,8 +264,20 @@ def conn_reuse(summary):
             f"over the Gatehouse rows (worst: {worst}); goal ≥ 99.9 % reuse (≤ 1 per 1,000) {verdict}.")
 
 
+def patch_series(summary):
+    """Issue 18: the same commit on the patched Pingora (c)/(n) against stock Pingora (q)/(r), and
+    the goals: bare >= 0.70x and full chain >= 0.65x the nginx proxy, cache hit >= 1.5x."""
+    bare, full = summary["gatehouse"], summary["gatehouse_full"]
+    bare_s, full_s = summary["gatehouse_stockpg"], summary["gatehouse_full_stockpg"]
+    goal = lambda r, g: f"{r:.2f}× nginx ({'meets' if r >= g else 'does NOT meet'} {g:.2f}×)"
+    return (f"Pingora patch series: bare route {bare['rps'] / bare_s['rps']:.2f}× and full chain "
+            f"{full['rps'] / full_s['rps']:.2f}× the req/s of the same commit on stock Pingora; "
+            f"bare {goal(bare['ratio'], 0.70)}, full chain {goal(full['ratio'], 0.65)}, "
+            f"stock-Pingora build bare {bare_s['ratio']:.2f}× nginx.")
+
+
 NOTES = [auth_cost, cache_gain, limit_cost, analytics_cost, validation_cost, rewrite_cost, full_chain,
-         scale_cost, conn_reuse]
+         scale_cost, conn_reuse, patch_series]
 
 
 def notes(summary):

@@ -16,6 +16,8 @@
 #       metrics and analytics on (as everywhere here),
 #   (o)/(p) the bare and API-key routes of a second Gatehouse whose config adds 10,000 APIs/routes
 #       and 100,000 consumers (bench/big_config.py; the key is the middle consumer's),
+#   (q)/(r) the bare route and the full chain of the same Gatehouse commit built on stock Pingora
+#       (plain `cargo build --release`, without pingora-patches/), beside (c)/(n) on the patched one,
 # interleaved over several rounds so that machine noise hits all targets alike. Every max-load run
 # reports req/s, p50/p99/p99.9 (a wrk done() script), the target's CPU per request, the new
 # upstream connections per 1,000 requests (nginx stub_status on the upstream) and its RSS after
@@ -33,8 +35,8 @@
 #   BENCH_CONNS     wrk connections                (50)
 #   BENCH_THREADS   wrk threads                    (1)
 #   BENCH_PIN       1 = pin with taskset (proxy on CPU 1; wrk + upstream on CPU 0), 0 = no pinning
-#   BENCH_NO_BUILD  1 = use target/release/gatehouse and target/release/examples/stock_pingora
-#                   as they are, do not run cargo
+#   BENCH_NO_BUILD  1 = use target/release/gatehouse (patched), target/release/gatehouse-stock-pingora
+#                   and target/release/examples/stock_pingora as they are, do not run cargo
 #   BENCH_KEEP      1 = keep the temp dir (configs, logs, raw wrk output)
 #   BENCH_ONLY      run only these targets, e.g. "gatehouse gatehouse_full" (names as in TARGETS
 #                   below; nginxproxy, the yardstick, is always added)
@@ -56,6 +58,7 @@ BIG_CONSUMERS=${BENCH_BIG_CONSUMERS:-100000}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN="$ROOT/target/release/gatehouse"
+STOCK_GH_BIN="$ROOT/target/release/gatehouse-stock-pingora"
 STOCK_BIN="$ROOT/target/release/examples/stock_pingora"
 FIXED_BIN="$ROOT/target/release/examples/fixed_rate"
 cd "$ROOT"
@@ -94,14 +97,20 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 # cargo itself decides whether the binary is stale (a no-op in well under a second when not).
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     if [ -d "$HOME/.cargo/bin" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi
-    log "cargo build --release (fat LTO: several minutes when cold)"
+    # Both builds keep their own Pingora artifacts in target/, so switching is only a copy once
+    # each was built: first stock Pingora, then the patched one at target/release/gatehouse.
+    log "cargo build --release: Gatehouse on stock Pingora (fat LTO: several minutes when cold)"
     cargo build --release || die "cargo build --release failed"
+    cp "$BIN" "$STOCK_GH_BIN"
+    log "pingora-patches/cargo.sh build --release: Gatehouse on the patched Pingora"
+    pingora-patches/cargo.sh build --release || die "pingora-patches/cargo.sh build --release failed"
     log "cargo build --release --example stock_pingora --example fixed_rate"
     cargo build --release --example stock_pingora --example fixed_rate \
         || die "cargo build --release --example stock_pingora --example fixed_rate failed"
 fi
 [ -x "$FIXED_BIN" ] || die "$FIXED_BIN missing (build failed or BENCH_NO_BUILD=1 without a binary)"
 [ -x "$BIN" ] || die "$BIN missing (build failed or BENCH_NO_BUILD=1 without a binary)"
+[ -x "$STOCK_GH_BIN" ] || die "$STOCK_GH_BIN missing (build failed or BENCH_NO_BUILD=1 without a binary)"
 [ -x "$STOCK_BIN" ] || die "$STOCK_BIN missing (build failed or BENCH_NO_BUILD=1 without a binary)"
 
 # ---------------------------------------------------------------- CPUs
@@ -141,10 +150,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- ports
-# Bind nine sockets to port 0 at once so the kernel hands out nine distinct free ports.
-read -r P_UP P_NGX P_GH P_SP P_GHR P_RD P_GH2 P_BIG P_ADM < <(python3 -c '
+# Bind ten sockets to port 0 at once so the kernel hands out ten distinct free ports.
+read -r P_UP P_NGX P_GH P_SP P_GHR P_RD P_GH2 P_BIG P_ADM P_GHS < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(9)]
+ss = [socket.socket() for _ in range(10)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in ss))')
 
@@ -356,6 +365,11 @@ cp "$WORK/gatehouse"/jwt-pub.pem "$WORK/gatehouse"/valid.yaml "$WORK/gatehouse-n
 sed -e "s/127.0.0.1:$P_GH\"/127.0.0.1:$P_GH2\"/" -e "$NO_ADMIN" "$WORK/gatehouse/gatehouse.toml" \
     >"$WORK/gatehouse-noan/gatehouse.toml"
 printf '\n[analytics]\nenabled = false\n' >>"$WORK/gatehouse-noan/gatehouse.toml"
+# (q)/(r): the same gateway and config, built on stock Pingora, on its own port and data dir.
+mkdir -p "$WORK/gatehouse-stockpg"
+cp "$WORK/gatehouse"/jwt-pub.pem "$WORK/gatehouse"/valid.yaml "$WORK/gatehouse-stockpg/"
+sed -e "s/127.0.0.1:$P_GH\"/127.0.0.1:$P_GHS\"/" -e "$NO_ADMIN" "$WORK/gatehouse/gatehouse.toml" \
+    >"$WORK/gatehouse-stockpg/gatehouse.toml"
 # (o)/(p): the same bare and API-key routes in a process that also has BIG_ROUTES APIs/routes and
 # BIG_CONSUMERS consumers; measured with the key of the consumer in the middle.
 mkdir -p "$WORK/gatehouse-big"
@@ -425,6 +439,8 @@ start stockpingora "${PIN_PROXY[@]}" "$STOCK_BIN" "127.0.0.1:$P_SP" "127.0.0.1:$
 PID_SP=$LAST_PID
 start gatehouse_big "${PIN_PROXY[@]}" "$BIN" serve -c "$WORK/gatehouse-big/gatehouse.toml"
 PID_BIG=$LAST_PID
+start gatehouse_stockpg "${PIN_PROXY[@]}" "$STOCK_GH_BIN" serve -c "$WORK/gatehouse-stockpg/gatehouse.toml"
+PID_GHS=$LAST_PID
 
 URL_UP="http://127.0.0.1:$P_UP/"
 URL_NGX="http://127.0.0.1:$P_NGX/"
@@ -441,6 +457,8 @@ URL_GHHDR="http://127.0.0.1:$P_GH/hdr/"
 URL_GHJSON="http://127.0.0.1:$P_GH/json/"
 URL_GHFULL="http://127.0.0.1:$P_GH/full/"
 URL_BIG="http://127.0.0.1:$P_BIG/"
+URL_GHS="http://127.0.0.1:$P_GHS/"
+URL_GHSFULL="http://127.0.0.1:$P_GHS/full/"
 URL_BIGKEY="http://127.0.0.1:$P_BIG/key/"
 HDR_KEY="X-API-Key: $API_KEY"
 HDR_JWT="Authorization: Bearer $JWT"
@@ -525,6 +543,8 @@ PY
 # one of the 10,000 routes, and refuses a wrong key.
 WAIT_TRIES=600
 wait_200 gatehouse_big "$URL_BIG" "$PID_BIG"
+wait_200 gatehouse_stockpg "$URL_GHS" "$PID_GHS"
+wait_200 gatehouse_full_stockpg "$URL_GHSFULL" "$PID_GHS" "$HDR_KEY" "$HDR_DEBUG"
 WAIT_TRIES=100
 wait_200 gatehouse_big_key "$URL_BIGKEY" "$PID_BIG" "$HDR_BIGKEY"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: wrong-$BIG_KEY" "$URL_BIGKEY")
@@ -551,7 +571,7 @@ RAW="$WORK/raw"; mkdir -p "$RAW"
 WRK=("${PIN_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS")
 ALL_TARGETS=(upstream nginxproxy gatehouse gatehouse_key gatehouse_jwt gatehouse_limit gatehouse_redis gatehouse_cache
     stockpingora gatehouse_key_noan gatehouse_valid gatehouse_hdr gatehouse_json gatehouse_full gatehouse_big
-    gatehouse_big_key)
+    gatehouse_big_key gatehouse_stockpg gatehouse_full_stockpg)
 if [ -n "${BENCH_ONLY:-}" ]; then
     TARGETS=(nginxproxy)
     for t in $BENCH_ONLY; do
@@ -566,14 +586,17 @@ declare -A URL=([upstream]=$URL_UP [nginxproxy]=$URL_NGX [gatehouse]=$URL_GH [st
     [gatehouse_key]=$URL_GHKEY [gatehouse_jwt]=$URL_GHJWT [gatehouse_limit]=$URL_GHLIM
     [gatehouse_redis]=$URL_GHRLIM [gatehouse_cache]=$URL_GHCACHE [gatehouse_key_noan]=$URL_GHKEY_NOAN
     [gatehouse_valid]=$URL_GHVALID [gatehouse_hdr]=$URL_GHHDR [gatehouse_json]=$URL_GHJSON
-    [gatehouse_full]=$URL_GHFULL [gatehouse_big]=$URL_BIG [gatehouse_big_key]=$URL_BIGKEY)
+    [gatehouse_full]=$URL_GHFULL [gatehouse_big]=$URL_BIG [gatehouse_big_key]=$URL_BIGKEY
+    [gatehouse_stockpg]=$URL_GHS [gatehouse_full_stockpg]=$URL_GHSFULL)
 declare -A PID=([upstream]=$PID_UP [nginxproxy]=$PID_NGX [gatehouse]=$PID_GH [stockpingora]=$PID_SP
     [gatehouse_key]=$PID_GH [gatehouse_jwt]=$PID_GH [gatehouse_limit]=$PID_GH [gatehouse_redis]=$PID_GHR
     [gatehouse_cache]=$PID_GH [gatehouse_key_noan]=$PID_GH2 [gatehouse_valid]=$PID_GH [gatehouse_hdr]=$PID_GH
-    [gatehouse_json]=$PID_GH [gatehouse_full]=$PID_GH [gatehouse_big]=$PID_BIG [gatehouse_big_key]=$PID_BIG)
+    [gatehouse_json]=$PID_GH [gatehouse_full]=$PID_GH [gatehouse_big]=$PID_BIG [gatehouse_big_key]=$PID_BIG
+    [gatehouse_stockpg]=$PID_GHS [gatehouse_full_stockpg]=$PID_GHS)
 # Request headers per target, several separated by newlines.
 declare -A HDR=([gatehouse_key]=$HDR_KEY [gatehouse_jwt]=$HDR_JWT [gatehouse_key_noan]=$HDR_KEY
-    [gatehouse_hdr]=$HDR_DEBUG [gatehouse_full]="$HDR_KEY"$'\n'"$HDR_DEBUG" [gatehouse_big_key]=$HDR_BIGKEY)
+    [gatehouse_hdr]=$HDR_DEBUG [gatehouse_full]="$HDR_KEY"$'\n'"$HDR_DEBUG" [gatehouse_big_key]=$HDR_BIGKEY
+    [gatehouse_full_stockpg]="$HDR_KEY"$'\n'"$HDR_DEBUG")
 hdr_args() { # $1 = target -> fills the array `hdr` with -H NAME:VALUE pairs
     local h
     hdr=()
@@ -764,6 +787,7 @@ CMD_NGINXPROXY=${PIN_PROXY[*]} nginx -p DIR -c nginx.conf   (1 worker, keepalive
 CMD_GATEHOUSE=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse.toml   (threads = 1; bare route /, API key /key/, JWT RS256 /jwt/ with wrk -H, local rate limit /limit/, cache hits /cache/; a second process with [limits] backend = "redis" for the Redis row; (j) is a third with [analytics] enabled = false; header rewrite /hdr/, JSON rewrite /json/, full chain /full/ with X-API-Key and X-Debug)
 CMD_GATEHOUSE_BIG=${PIN_PROXY[*]} target/release/gatehouse serve -c gatehouse-big.toml   (threads = 1; the bare and API-key routes plus $BIG_ROUTES APIs/routes under /r/N and $BIG_CONSUMERS consumers, one sha256 key each, from bench/big_config.py; the key sent is the middle consumer's)
 CMD_REDIS=${PIN_LOAD[*]} redis-server --port PORT --save "" --appendonly no   (its CPU is not in the Redis row's CPU columns)
+CMD_GATEHOUSE_STOCKPG=${PIN_PROXY[*]} target/release/gatehouse-stock-pingora serve -c gatehouse.toml   (the same commit and config as CMD_GATEHOUSE, built with plain cargo on stock Pingora; bare / and full chain /full/)
 CMD_STOCKPINGORA=${PIN_PROXY[*]} target/release/examples/stock_pingora 127.0.0.1:PORT 127.0.0.1:UPSTREAM_PORT 1   (listen, upstream, threads)
 EOF
 cp "$WORK/nginxproxy/nginx.conf" "$RAW/nginxproxy.conf"
