@@ -25,17 +25,16 @@ fn the_series_applies_to_the_pinned_pingora_release() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("patched");
     let run = Command::new(series_dir().join("apply.sh")).arg(&out).output().unwrap();
-    assert!(
-        run.status.success(),
-        "pingora-patches/apply.sh failed:\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert!(run.status.success(), "pingora-patches/apply.sh failed:\n{}", String::from_utf8_lossy(&run.stderr));
     let config_path = String::from_utf8(run.stdout).unwrap();
     let config = std::fs::read_to_string(config_path.trim()).unwrap();
     for (name, text) in patches() {
         for line in text.lines().filter_map(|l| l.strip_prefix("+++ b/")) {
             let krate = line.split('/').next().unwrap();
-            assert!(config.contains(&format!("{krate} = {{ path = ")), "{name} patches {krate}, which the config misses");
+            assert!(
+                config.contains(&format!("{krate} = {{ path = ")),
+                "{name} patches {krate}, which the config misses"
+            );
             let file = out.join(line.split('\t').next().unwrap());
             assert!(file.exists(), "{name}: {} missing after applying", file.display());
         }
