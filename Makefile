@@ -12,6 +12,7 @@ deps:
 	@missing=""; command -v cmake >/dev/null || missing="$$missing cmake"; \
 	  command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	  dpkg -s libssl-dev >/dev/null 2>&1 || missing="$$missing libssl-dev"; \
+	  command -v patch >/dev/null || missing="$$missing patch"; \
 	  if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
 	    else echo "please install:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; fi; \
