@@ -144,7 +144,6 @@ fn escaped(out: &mut Vec<u8>, s: &[u8]) {
         if short != 0 {
             out.extend_from_slice(&[b'\\', short]);
         } else {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
             out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
         }
     }
@@ -212,8 +211,9 @@ fn write_v6(out: &mut Vec<u8>, g: [u16; 8]) {
     }
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 fn hex(out: &mut Vec<u8>, x: u16) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut shift = 12;
     while shift > 0 && (x >> shift) == 0 {
         shift -= 4;

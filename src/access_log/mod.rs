@@ -85,8 +85,7 @@ impl AccessLog {
     }
 }
 
-fn writer(batch: &Mutex<Vec<u8>>, out: Box<dyn Write + Send>, pending: &AtomicUsize) {
-    let mut out = out;
+fn writer(batch: &Mutex<Vec<u8>>, mut out: Box<dyn Write + Send>, pending: &AtomicUsize) {
     let mut spare = Vec::with_capacity(WAKE_AT);
     loop {
         while batch.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
